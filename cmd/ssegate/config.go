@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+)
+
+// envPrefix names the environment equivalent of every flag:
+// --data-dir is SSEGATE_DATA_DIR.
+const envPrefix = "SSEGATE_"
+
+// Config is everything `ssegate serve` needs, filled from flags and
+// environment by parseServeConfig. Secret fields are tagged in String so
+// that printing a Config never leaks them.
+type Config struct {
+	Listen  string
+	DataDir string
+	Backend Backend
+	Region  string
+	// AccountID appears in key ARNs and principal ARNs.
+	AccountID string
+
+	TLSCert string
+	TLSKey  string
+
+	LogLevel  slog.Level
+	LogFormat string // "text" or "json"
+
+	// KMSEndpoint selects a remote AWS-compatible KMS instead of the
+	// embedded one; KMSAccessKey/KMSSecretKey come from the environment only.
+	KMSEndpoint  string
+	KMSAccessKey string
+	KMSSecretKey string
+
+	// MasterKeyFile holds the embedded KMS master key; MasterKey, when set
+	// (from SSEGATE_MASTER_KEY), wins and the file is not touched.
+	MasterKeyFile string
+	MasterKey     []byte
+
+	AllowInsecureSSEC bool
+	DefaultSSE        string
+	DefaultKMSKeyID   string
+	Domains           []string
+
+	// AccessKey/SecretKey are the root S3 credentials from the environment;
+	// empty means "load or generate <data-dir>/credentials.json".
+	AccessKey string
+	SecretKey string
+}
+
+// Backend is the parsed --backend value.
+type Backend struct {
+	Kind string // "fs" or "minio"
+	// Path is the directory for "fs"; Endpoint the http(s)://host:port URL
+	// for "minio".
+	Path     string
+	Endpoint string
+	// AccessKey/SecretKey authenticate to a minio backend; environment only
+	// (SSEGATE_BACKEND_ACCESS_KEY / SSEGATE_BACKEND_SECRET_KEY) so they stay
+	// out of process listings.
+	AccessKey string
+	SecretKey string
+}
+
+// String describes c for logs without any secret.
+func (c Config) String() string {
+	return fmt.Sprintf("listen=%s data-dir=%s backend=%s region=%s tls=%t kms=%s default-sse=%s",
+		c.Listen, c.DataDir, c.Backend, c.Region, c.TLSCert != "", c.kmsDescription(), c.DefaultSSE)
+}
+
+func (c Config) kmsDescription() string {
+	if c.KMSEndpoint != "" {
+		return "remote:" + c.KMSEndpoint
+	}
+	return "embedded"
+}
+
+// String describes b without credentials.
+func (b Backend) String() string {
+	if b.Kind == "fs" {
+		return "fs:" + b.Path
+	}
+	return b.Kind + ":" + b.Endpoint
+}
+
+// ErrConfig marks a configuration the user must fix; main prints it with
+// the usage hint and exits 2.
+var ErrConfig = errors.New("invalid configuration")
+
+// parseServeConfig reads flags from args and their SSEGATE_* equivalents
+// from getenv. A flag given on the command line wins over the environment,
+// which wins over the default.
+func parseServeConfig(args []string, getenv func(string) string, usageOut io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+
+	var backend, logLevel, domains string
+	str := func(p *string, name, def, usage string) {
+		fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	str(&c.Listen, "listen", "127.0.0.1:9900", "address to listen on; port 0 picks a free one")
+	str(&c.DataDir, "data-dir", "./data", "directory for credentials, KMS database, audit log and the default fs backend")
+	str(&backend, "backend", "", "fs:PATH or minio:http(s)://HOST:PORT (default fs:<data-dir>/objects)")
+	str(&c.Region, "region", "us-east-1", "S3 and KMS region")
+	str(&c.AccountID, "account-id", "000000000000", "12-digit account id used in ARNs")
+	str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); requires --tls-key")
+	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	str(&logLevel, "log-level", "info", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "text", "text or json")
+	str(&c.KMSEndpoint, "kms-endpoint", "", "remote AWS-compatible KMS endpoint instead of the embedded KMS")
+	str(&c.MasterKeyFile, "master-key-file", "", "embedded KMS master key file, created 0600 if missing (default <data-dir>/master.key; env SSEGATE_MASTER_KEY gives the key itself, hex or base64)")
+	str(&c.DefaultSSE, "default-sse", "AES256", "encryption for buckets without a configuration: AES256 or aws:kms")
+	str(&c.DefaultKMSKeyID, "default-kms-key-id", "", "KMS key for --default-sse aws:kms (default alias/aws/s3)")
+	str(&domains, "domain", "", "comma-separated domains for virtual-host-style addressing")
+	fs.BoolVar(&c.AllowInsecureSSEC, "allow-insecure-ssec", false,
+		"accept SSE-C over plain HTTP (only behind a TLS-terminating proxy) (env "+envName("allow-insecure-ssec")+")")
+
+	// Environment first, as new defaults; fs.Parse then overrides with
+	// whatever the command line sets.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%w: %s=%q: %v", ErrConfig, envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("%w: unexpected argument %q", ErrConfig, fs.Arg(0))
+	}
+
+	c.AccessKey = getenv(envPrefix + "ACCESS_KEY")
+	c.SecretKey = getenv(envPrefix + "SECRET_KEY")
+	c.KMSAccessKey = getenv(envPrefix + "KMS_ACCESS_KEY")
+	c.KMSSecretKey = getenv(envPrefix + "KMS_SECRET_KEY")
+	for _, d := range strings.Split(domains, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			c.Domains = append(c.Domains, strings.ToLower(d))
+		}
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	if backend == "" {
+		backend = "fs:" + filepath.Join(c.DataDir, "objects")
+	}
+	var err error
+	if c.Backend, err = parseBackend(backend); err != nil {
+		return Config{}, err
+	}
+	c.Backend.AccessKey = getenv(envPrefix + "BACKEND_ACCESS_KEY")
+	c.Backend.SecretKey = getenv(envPrefix + "BACKEND_SECRET_KEY")
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return Config{}, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", ErrConfig, logLevel)
+	}
+	if mk := getenv(envPrefix + "MASTER_KEY"); mk != "" {
+		if c.MasterKey, err = decodeMasterKey(mk); err != nil {
+			return Config{}, err
+		}
+	}
+	return c, c.validate()
+}
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func parseBackend(s string) (Backend, error) {
+	kind, rest, ok := strings.Cut(s, ":")
+	switch {
+	case ok && kind == "fs" && rest != "":
+		return Backend{Kind: "fs", Path: rest}, nil
+	case ok && kind == "minio":
+		u, err := url.Parse(rest)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return Backend{}, fmt.Errorf("%w: --backend %q: want minio:http(s)://HOST:PORT", ErrConfig, s)
+		}
+		return Backend{Kind: "minio", Endpoint: u.Scheme + "://" + u.Host}, nil
+	}
+	return Backend{}, fmt.Errorf("%w: --backend %q: want fs:PATH or minio:http(s)://HOST:PORT", ErrConfig, s)
+}
+
+// decodeMasterKey accepts 32 bytes as hex or (std or URL, padded or not)
+// base64. The error never echoes the value: it is the root of all keys.
+func decodeMasterKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %sMASTER_KEY must be 32 bytes as hex (64 digits) or base64", ErrConfig, envPrefix)
+}
+
+func (c Config) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("--listen %q: want HOST:PORT", c.Listen)
+	}
+	if c.DataDir == "" {
+		return bad("--data-dir must not be empty")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return bad("--tls-cert and --tls-key go together")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("--log-format %q: want text or json", c.LogFormat)
+	}
+	if c.DefaultSSE != "AES256" && c.DefaultSSE != "aws:kms" {
+		return bad("--default-sse %q: want AES256 or aws:kms", c.DefaultSSE)
+	}
+	if c.DefaultKMSKeyID != "" && c.DefaultSSE != "aws:kms" {
+		return bad("--default-kms-key-id needs --default-sse aws:kms")
+	}
+	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
+		return bad("--account-id %q: want 12 digits", c.AccountID)
+	}
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		return bad("%sACCESS_KEY and %sSECRET_KEY go together", envPrefix, envPrefix)
+	}
+	if c.AccessKey != "" && (len(c.AccessKey) < 3 || len(c.SecretKey) < 8) {
+		return bad("%sACCESS_KEY needs at least 3 characters and %sSECRET_KEY at least 8", envPrefix, envPrefix)
+	}
+	if c.Backend.Kind == "minio" && (c.Backend.AccessKey == "" || c.Backend.SecretKey == "") {
+		return bad("a minio backend needs %sBACKEND_ACCESS_KEY and %sBACKEND_SECRET_KEY", envPrefix, envPrefix)
+	}
+	if c.KMSEndpoint != "" {
+		u, err := url.Parse(c.KMSEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("--kms-endpoint %q: want http(s)://HOST:PORT", c.KMSEndpoint)
+		}
+		if c.KMSAccessKey == "" || c.KMSSecretKey == "" {
+			return bad("--kms-endpoint needs %sKMS_ACCESS_KEY and %sKMS_SECRET_KEY", envPrefix, envPrefix)
+		}
+	}
+	return nil
+}

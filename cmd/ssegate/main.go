@@ -1,0 +1,74 @@
+// Command ssegate is the S3-compatible encrypting storage gateway. This
+// package only turns flags and environment into a Config and wires the
+// packages together; all behaviour lives in gateway, sse, kms and store.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `ssegate - an S3-compatible gateway that encrypts every object (SSE-C, SSE-S3, SSE-KMS)
+
+Usage:
+  ssegate serve [flags]        run the gateway (ssegate serve -h lists the flags)
+  ssegate healthcheck [flags]  exit 0 if the gateway at --listen answers (for containers)
+  ssegate version              print version and build information
+  ssegate help                 show this help
+
+Every serve flag has an environment equivalent: --data-dir is SSEGATE_DATA_DIR.
+Flags win over the environment. Credentials: SSEGATE_ACCESS_KEY/SSEGATE_SECRET_KEY,
+or generated on first start into <data-dir>/credentials.json.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, so tests can call it.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		var cfg Config
+		cfg, err = parseServeConfig(args[1:], getenv, stderr)
+		if err == nil {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			err = serve(ctx, cfg, stderr)
+		}
+	case "healthcheck":
+		err = healthcheck(args[1:], getenv, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprint(stdout, versionText())
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ssegate: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrConfig):
+		fmt.Fprintf(stderr, "ssegate: %v\n(run 'ssegate %s -h' for the flags)\n", err, args[0])
+		return 2
+	default:
+		fmt.Fprintf(stderr, "ssegate: %v\n", err)
+		return 1
+	}
+}

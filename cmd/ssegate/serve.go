@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// shutdownTimeout bounds how long in-flight requests (a large upload, say)
+// may run after SIGTERM before the listener is torn down.
+const shutdownTimeout = 30 * time.Second
+
+// app is what wire builds: the root handler and how to release what it
+// opened (KMS database, audit log, backend connections).
+type app struct {
+	handler http.Handler
+	close   func() error
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the gateway until ctx is cancelled (SIGINT/SIGTERM), then
+// shuts down gracefully.
+func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
+	logger := newLogger(cfg, stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+
+	creds := rootCredentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}
+	created := false
+	if creds.AccessKey == "" {
+		var err error
+		if creds, created, err = loadOrCreateCredentials(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+
+	a, err := wire(ctx, cfg, creds, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := a.close(); err != nil {
+			logger.Error("close", "err", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+
+	endpoint := endpointURL(ln.Addr(), tlsConfig != nil)
+	if created {
+		fmt.Fprint(stderr, credentialsBanner(creds, cfg.Region, endpoint, filepath.Join(cfg.DataDir, credentialsFile)))
+	}
+	// Tests and scripts wait for this line; with --listen :0 it is the only
+	// way to learn the port.
+	logger.Info("ready", "addr", ln.Addr().String(), "endpoint", endpoint,
+		"access_key", creds.AccessKey, "config", cfg.String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", shutdownTimeout)
+	shCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func endpointURL(addr net.Addr, useTLS bool) string {
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}

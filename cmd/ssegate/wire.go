@@ -1,0 +1,131 @@
+//go:build ssegate_wire
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/ssegate/ssegate/gateway"
+	"github.com/ssegate/ssegate/kms"
+	"github.com/ssegate/ssegate/store"
+	"github.com/ssegate/ssegate/store/fs"
+	"github.com/ssegate/ssegate/store/minio"
+)
+
+// wire opens the backend and the KMS and builds the gateway from cfg.
+func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.Logger) (a app, err error) {
+	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+
+	st, err := openBackend(ctx, cfg.Backend, cfg.Region)
+	if err != nil {
+		return app{}, err
+	}
+
+	var svc kms.Service
+	var kmsAPI http.Handler
+	if cfg.KMSEndpoint != "" {
+		remote, err := kms.NewRemote(ctx, kms.RemoteConfig{
+			Endpoint: cfg.KMSEndpoint, Region: cfg.Region,
+			AccessKey: cfg.KMSAccessKey, SecretKey: cfg.KMSSecretKey,
+		})
+		if err != nil {
+			return app{}, fmt.Errorf("remote KMS: %w", err)
+		}
+		svc = remote
+	} else {
+		masterKey := cfg.MasterKey
+		if masterKey == nil {
+			if masterKey, err = kms.LoadOrCreateMasterKey(cfg.MasterKeyFile); err != nil {
+				return app{}, fmt.Errorf("master key: %w", err)
+			}
+		}
+		audit, err := os.OpenFile(filepath.Join(cfg.DataDir, "kms-audit.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return app{}, fmt.Errorf("KMS audit log: %w", err)
+		}
+		closers = append(closers, audit.Close)
+		core, err := kms.Open(ctx, filepath.Join(cfg.DataDir, "kms.db"), masterKey, kms.Options{
+			Region: cfg.Region, AccountID: cfg.AccountID,
+			Logger: logger.With("component", "kms"), AuditWriter: audit,
+		})
+		clear(masterKey)
+		if err != nil {
+			return app{}, fmt.Errorf("embedded KMS: %w", err)
+		}
+		closers = append(closers, core.Close)
+		svc = core
+		kmsAPI = kms.NewHandler(core, logger.With("component", "kms-api"))
+	}
+
+	srv, err := gateway.New(gateway.Config{
+		Region:            cfg.Region,
+		Domains:           cfg.Domains,
+		AllowInsecureSSEC: cfg.AllowInsecureSSEC,
+		DefaultSSE:        cfg.DefaultSSE,
+		DefaultKMSKeyID:   cfg.DefaultKMSKeyID,
+	}, gateway.Deps{
+		Store:  st,
+		KMS:    svc,
+		KMSAPI: kmsAPI,
+		Credentials: staticCredentials{gateway.Credential{
+			AccessKey: creds.AccessKey,
+			SecretKey: creds.SecretKey,
+			ARN:       "arn:aws:iam::" + cfg.AccountID + ":root",
+		}},
+		Logger: logger,
+	})
+	if err != nil {
+		return app{}, err
+	}
+	return app{handler: srv, close: closeAll}, nil
+}
+
+func openBackend(ctx context.Context, b Backend, region string) (store.Store, error) {
+	switch b.Kind {
+	case "fs":
+		st, err := fs.New(b.Path)
+		if err != nil {
+			return nil, fmt.Errorf("fs backend: %w", err)
+		}
+		return st, nil
+	case "minio":
+		st, err := minio.New(ctx, minio.Config{
+			Endpoint: b.Endpoint, AccessKey: b.AccessKey, SecretKey: b.SecretKey, Region: region,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("minio backend %s: %w", b.Endpoint, err)
+		}
+		return st, nil
+	}
+	return nil, fmt.Errorf("%w: unknown backend %q", ErrConfig, b.Kind)
+}
+
+// staticCredentials is the root user alone; IAM-style users come later.
+type staticCredentials []gateway.Credential
+
+func (s staticCredentials) Lookup(accessKey string) (gateway.Credential, bool) {
+	for _, c := range s {
+		if c.AccessKey == accessKey {
+			return c, true
+		}
+	}
+	return gateway.Credential{}, false
+}
