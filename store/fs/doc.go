@@ -1,0 +1,34 @@
+// Package fs is a store.Store on a local filesystem directory.
+//
+// On-disk layout under root:
+//
+//	.tmp/                       temp files; everything here is removed at New
+//	<bucket>/                   one directory per bucket (S3 bucket names)
+//	<bucket>/.sys/bucket.json   creation time
+//	<bucket>/.sys/config/<name> bucket configuration blobs
+//	<bucket>/.sys/mpu/<id>/     one multipart upload: upload.json, part
+//	                            sidecars p.<n> and part data files o.<gen>
+//	<bucket>/[d.<seg>/...]      one directory per key segment but the last
+//	    m.<seg>                 the object's sidecar: the commit record
+//	    o.<gen>                 the object's data, named by its sidecar
+//
+// Every name the key space produces begins with "d.", "m.", "o.", "hd." or
+// "hm.", so it can never collide with ".sys" or ".tmp", and a segment such as
+// "", "." or ".." (after encoding "d.", "d..", "d...") is an ordinary file
+// name that resolves inside its parent. Segments are escaped (see escape) and
+// a segment whose escaped name would exceed maxNameLen is replaced by a hash:
+// "hd.<sha256>" for directories, which then hold a ".name" file with the real
+// segment, and "hm.<sha256>" for sidecars, which always carry the full key.
+//
+// Writes are atomic: data goes to a temp file (fsync), is renamed into the
+// key's directory under a fresh generation name, then a new sidecar is
+// written (fsync) and renamed over the old one. That rename is the commit:
+// readers see the old or the new object, never a mix. The data file the old
+// sidecar named is removed after the commit; a reader that opened the old
+// sidecar but finds its data gone re-reads the sidecar. The read-old-sidecar
+// plus rename step is serialised per key inside the process, so concurrent
+// writers never leak or delete each other's data. One process per root.
+//
+// A crash between renaming data and renaming the sidecar leaves an
+// unreferenced o.<gen> file: garbage, never visible as an object.
+package fs
