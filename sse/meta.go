@@ -90,7 +90,7 @@ type ObjectMeta struct {
 }
 
 // String never prints key material.
-func (m *ObjectMeta) String() string {
+func (m ObjectMeta) String() string {
 	return fmt.Sprintf("sse.ObjectMeta{%v size=%d parts=%d}", m.Mode, m.Size, len(m.Parts))
 }
 

@@ -117,13 +117,14 @@ func (r *objectReader) finishSegment() error {
 		return fmt.Errorf("%w: part %d is short", ErrTampered, r.seg.Number)
 	}
 	if r.seg.ToEnd {
-		var one [1]byte
-		n, err := io.ReadFull(r.dec, one[:])
-		if n != 0 || !errors.Is(err, io.EOF) {
-			if err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
-				err = fmt.Errorf("%w: part %d is longer than recorded", ErrTampered, r.seg.Number)
-			}
+		// At most one package of plaintext remains; io.Copy returns nil
+		// only on the decryptor's EOF, i.e. after the final package.
+		n, err := io.Copy(io.Discard, r.dec)
+		if err != nil {
 			return segmentError(err)
+		}
+		if n != r.seg.Tail {
+			return fmt.Errorf("%w: part %d has the wrong length", ErrTampered, r.seg.Number)
 		}
 	}
 	return nil

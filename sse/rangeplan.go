@@ -24,8 +24,10 @@ type Segment struct {
 	Skip         int64 // plaintext bytes to drop at the start
 	Keep         int64 // plaintext bytes to return after Skip
 	// ToEnd: the fetched ciphertext reaches the end of the part, so the
-	// reader must see the final package (EOF from the decryptor).
+	// reader must decrypt the Tail bytes that follow Keep in the last
+	// package and then see the final package (EOF from the decryptor).
 	ToEnd bool
+	Tail  int64
 }
 
 // PlanRange maps the plaintext range [offset, offset+length) of an object
@@ -68,6 +70,9 @@ func PlanRange(parts []PartLayout, offset, length int64) ([]Segment, error) {
 				Keep:         le - ls,
 				ToEnd:        cEnd == encSize,
 			})
+			if cEnd == encSize {
+				segs[len(segs)-1].Tail = p.PlainSize - le
+			}
 		}
 		plainBase = partEnd
 		cipherBase += encSize
