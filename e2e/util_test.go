@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// syncBuffer is a bytes.Buffer safe for a process writer and a reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// cleanEnv is the test process's environment without anything that would
+// steer the clients or the gateway: credentials, profiles, CA bundles
+// (AWS_CA_BUNDLE breaks rclone over plain HTTP), client configs.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "AWS_"), strings.HasPrefix(k, "RCLONE_"), strings.HasPrefix(k, "RESTIC_"),
+			strings.HasPrefix(k, "SSEGATE_"), strings.HasPrefix(k, "MINIO_"), strings.HasPrefix(k, "S3CMD"),
+			k == "HOME", k == "XDG_CONFIG_HOME", k == "XDG_CACHE_HOME",
+			k == "HTTP_PROXY", k == "HTTPS_PROXY", k == "http_proxy", k == "https_proxy":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// runCmd runs a client and fails the test, showing stdout and stderr, if it
+// exits non-zero.
+func runCmd(t testing.TB, env []string, name string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	stdout, stderr, err := tryCmd(env, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), err, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
+// tryCmd runs a client and returns its outputs and exit error, for tests
+// that expect failure.
+func tryCmd(env []string, name string, args ...string) (stdout, stderr string, err error) {
+	var o, e bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randomUpper(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// bucketName is unique per call: tests on the shared MinIO stay apart.
+func bucketName(prefix string) string { return prefix + "-" + randomHex(6) }
+
+// writeRandomFile creates path (and its parents) with size random bytes.
+func writeRandomFile(t testing.TB, path string, size int) []byte {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// makeTree writes files (relative path → size) under a new temp dir.
+func makeTree(t testing.TB, files map[string]int) string {
+	t.Helper()
+	dir := t.TempDir()
+	for rel, size := range files {
+		writeRandomFile(t, filepath.Join(dir, rel), size)
+	}
+	return dir
+}
+
+// compareTrees asserts that got holds exactly the regular files of want,
+// byte for byte.
+func compareTrees(t testing.TB, want, got string) {
+	t.Helper()
+	wantFiles, gotFiles := listFiles(t, want), listFiles(t, got)
+	for rel := range wantFiles {
+		if _, ok := gotFiles[rel]; !ok {
+			t.Errorf("missing %q", rel)
+			continue
+		}
+		a, err1 := os.ReadFile(filepath.Join(want, rel))
+		b, err2 := os.ReadFile(filepath.Join(got, rel))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("read %q: %v %v", rel, err1, err2)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%q differs: %d bytes, want %d", rel, len(b), len(a))
+		}
+	}
+	for rel := range gotFiles {
+		if _, ok := wantFiles[rel]; !ok {
+			t.Errorf("unexpected %q", rel)
+		}
+	}
+}
+
+func listFiles(t testing.TB, root string) map[string]bool {
+	t.Helper()
+	files := map[string]bool{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			rel, _ := filepath.Rel(root, p)
+			files[filepath.ToSlash(rel)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
