@@ -43,8 +43,8 @@ type CredentialStore interface {
 
 // Deps are the gateway's collaborators, built by cmd/ssegate.
 type Deps struct {
-	Store  store.Store
-	KMS    kms.Service
+	Store store.Store
+	KMS   kms.Service
 	// KMSAPI serves the AWS KMS JSON API (TrentService.*) after the gateway
 	// has authenticated the request with SigV4 (service "kms") and put the
 	// caller in the request context with kms.WithCaller. Nil: not mounted.

@@ -1,0 +1,174 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Server is the S3 (and mounted KMS) HTTP API. It is an http.Handler.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	router  *mux.Router
+	objects *objectLayer
+	now     func() time.Time
+}
+
+// New checks cfg and deps and builds the route table.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.Store == nil {
+		return nil, errors.New("gateway: Deps.Store is required")
+	}
+	if deps.Credentials == nil {
+		return nil, errors.New("gateway: Deps.Credentials is required")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	for i, d := range cfg.Domains {
+		cfg.Domains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{
+		cfg:     cfg,
+		deps:    deps,
+		log:     log,
+		objects: &objectLayer{store: deps.Store},
+		now:     time.Now,
+	}
+	s.router = s.routes()
+	return s, nil
+}
+
+// Close releases nothing today; it exists so callers can defer it.
+func (s *Server) Close() error { return nil }
+
+// ServeHTTP gives every request an id (x-amz-request-id, x-amz-id-2) before
+// routing, so that every response, including routing errors, carries them.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := newRequestID()
+	w.Header().Set("x-amz-request-id", id)
+	w.Header().Set("x-amz-id-2", base64.StdEncoding.EncodeToString([]byte(id+id)))
+	w.Header().Set("Server", "ssegate")
+	ctx := context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id})
+	s.router.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// handlerFunc is the shape of every S3 handler: it writes a success response
+// or returns an error, which writeError turns into S3 XML.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type reqInfoKey struct{}
+
+// reqInfo is what the gateway knows about a request beyond *http.Request.
+type reqInfo struct {
+	id     string
+	auth   authResult
+	bucket string // validated, set for bucket and object routes
+	key    string // validated, set for object routes
+}
+
+func requestInfo(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// s3 wraps a handler with SigV4 authentication (service "s3") and the one
+// error adapter.
+func (s *Server) s3(op string, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		err := s.authenticate(r, "s3")
+		if err == nil {
+			err = h(tw, r)
+		}
+		if err != nil {
+			s.writeError(tw, r, op, err)
+		}
+	}
+}
+
+// writeError sends err as an S3 XML error. If the response has already
+// started (a GET whose backend read failed midway), the only honest thing
+// left is to abort the connection so the client sees a truncated body.
+func (s *Server) writeError(w *trackingWriter, r *http.Request, op string, err error) {
+	api, internal := toAPIError(err)
+	ri := requestInfo(r)
+	if internal {
+		s.log.Error("internal error", "op", op, "request_id", ri.id, "err", err)
+	} else {
+		s.log.Debug("request failed", "op", op, "request_id", ri.id, "code", api.Code, "err", err)
+	}
+	if w.started {
+		panic(http.ErrAbortHandler)
+	}
+	if api.Status == http.StatusNotModified {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	resource := r.URL.Path
+	body := errorResponse{Code: api.Code, Message: api.Message, Resource: resource, RequestID: ri.id}
+	// A request whose body we did not read may still be streaming in; closing
+	// keeps a client from blocking on a full socket after an early error.
+	if r.Body != nil && r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(api.Status)
+		return
+	}
+	writeXML(w, api.Status, body)
+}
+
+// trackingWriter records whether the status line has been sent.
+type trackingWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (w *trackingWriter) WriteHeader(code int) {
+	w.started = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *trackingWriter) Write(p []byte) (int, error) {
+	w.started = true
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *trackingWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
