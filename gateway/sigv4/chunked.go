@@ -298,7 +298,7 @@ func (c *ChunkedReader) readTrailer() error {
 		if !slices.Contains(c.names, lname) || c.trailer.Get(lname) != "" {
 			return bad()
 		}
-		c.trailer[lname] = []string{strings.TrimSpace(value)}
+		c.trailer.Set(lname, strings.TrimSpace(value))
 		signedBlock.WriteString(line)
 		signedBlock.WriteByte('\n')
 	}
