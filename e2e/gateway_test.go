@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ssegate/ssegate/store/storetest/miniotest"
 )
 
 // gatewayProc is one running ssegate serve.
@@ -146,7 +148,7 @@ func startTarget(t *testing.T, name string) target {
 	tg := target{Name: name, Region: "us-east-1"}
 	switch name {
 	case "direct":
-		m := startSharedMinIO(t)
+		m := miniotest.Shared(t)
 		tg.Endpoint, tg.AccessKey, tg.SecretKey = m.Endpoint, m.AccessKey, m.SecretKey
 		return tg
 	case "fs", "minio":
@@ -157,7 +159,7 @@ func startTarget(t *testing.T, name string) target {
 	tg.SecretKey = randomHex(20)
 	o := gatewayOptions{Env: []string{"SSEGATE_ACCESS_KEY=" + tg.AccessKey, "SSEGATE_SECRET_KEY=" + tg.SecretKey}}
 	if name == "minio" {
-		m := startSharedMinIO(t)
+		m := miniotest.Shared(t)
 		o.Backend = "minio:" + m.Endpoint
 		o.Env = append(o.Env, "SSEGATE_BACKEND_ACCESS_KEY="+m.AccessKey, "SSEGATE_BACKEND_SECRET_KEY="+m.SecretKey)
 	}

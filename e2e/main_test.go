@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/ssegate/ssegate/store/storetest/miniotest"
 )
 
-// workDir holds what the whole test binary shares: the ssegate binary and
-// the MinIO data directory. It is removed after all tests.
+// workDir holds what the whole test binary shares: the ssegate binary. It
+// is removed after all tests.
 var workDir string
 
 func TestMain(m *testing.M) {
@@ -20,8 +22,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	stopSharedMinIO()
+	// miniotest.Main runs the tests and then stops the shared MinIO.
+	code := miniotest.Main(m)
 	os.RemoveAll(workDir)
 	os.Exit(code)
 }

@@ -1,5 +1,3 @@
-//go:build ssegate_wire
-
 package main
 
 import (
@@ -15,7 +13,6 @@ import (
 	"github.com/ssegate/ssegate/kms"
 	"github.com/ssegate/ssegate/store"
 	"github.com/ssegate/ssegate/store/fs"
-	"github.com/ssegate/ssegate/store/minio"
 )
 
 // wire opens the backend and the KMS and builds the gateway from cfg.
@@ -95,6 +92,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 	if err != nil {
 		return app{}, err
 	}
+	closers = append(closers, srv.Close)
 	return app{handler: srv, close: closeAll}, nil
 }
 
@@ -107,13 +105,7 @@ func openBackend(ctx context.Context, b Backend, region string) (store.Store, er
 		}
 		return st, nil
 	case "minio":
-		st, err := minio.New(ctx, minio.Config{
-			Endpoint: b.Endpoint, AccessKey: b.AccessKey, SecretKey: b.SecretKey, Region: region,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("minio backend %s: %w", b.Endpoint, err)
-		}
-		return st, nil
+		return openMinIO(ctx, b, region)
 	}
 	return nil, fmt.Errorf("%w: unknown backend %q", ErrConfig, b.Kind)
 }
