@@ -157,7 +157,7 @@ func (b *bodyReader) finish() error {
 	}
 	want := b.wantCk
 	if want == "" && b.trailers != nil {
-		want = b.trailers.Trailers()["x-amz-checksum-"+b.algo]
+		want = b.trailers.Trailer().Get("x-amz-checksum-" + b.algo)
 	}
 	if want != "" && want != b.Checksum() {
 		return errChecksumMismatch.with("Value for x-amz-checksum-" + b.algo + " header is invalid.")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/ssegate/ssegate/gateway/sigv4"
 	"github.com/ssegate/ssegate/kms"
 	"github.com/ssegate/ssegate/store"
 )
@@ -67,8 +68,6 @@ var (
 	errAuthQueryMalformed     = &apiError{"AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter."}
 	errContentSHA256Mismatch  = &apiError{"XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed."}
 	errInvalidContentSHA256   = &apiError{"InvalidArgument", 400, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-* or a valid sha256 value."}
-	errMalformedChunk         = &apiError{"IncompleteBody", 400, "The request body is not valid aws-chunked encoding."}
-	errExpiredPresign         = &apiError{"AccessDenied", 403, "Request has expired"}
 	errMissingSecurityHeader  = &apiError{"MissingSecurityHeader", 400, "Your request is missing a required header."}
 	errTooManyKeys            = &apiError{"MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema (more than 1000 keys)."}
 	errInvalidStorageClass    = &apiError{"InvalidStorageClass", 400, "The storage class you specified is not valid"}
@@ -98,6 +97,28 @@ var errorTable = []struct {
 	{store.ErrPreconditionFail, errPreconditionFailed},
 	{errObjectChanged, &apiError{"OperationAborted", 409, "A conflicting conditional operation is currently in progress against this resource. Please try again."}},
 
+	// Authentication (gateway/sigv4); the message comes from the error.
+	{sigv4.ErrMissingAuth, errAccessDenied},
+	{sigv4.ErrAccessDenied, errAccessDenied},
+	{sigv4.ErrMissingDate, errAccessDenied},
+	{sigv4.ErrMalformedDate, errAccessDenied},
+	{sigv4.ErrSignatureDoesNotMatch, errSignatureDoesNotMatch},
+	{sigv4.ErrInvalidAccessKeyID, errInvalidAccessKeyID},
+	{sigv4.ErrRequestTimeTooSkewed, errRequestTimeTooSkewed},
+	{sigv4.ErrAuthorizationHeaderMalformed, errAuthHeaderMalformed},
+	{sigv4.ErrAuthorizationQueryParameters, errAuthQueryMalformed},
+	{sigv4.ErrInvalidRegion, errAuthHeaderMalformed},
+	{sigv4.ErrUnsupportedAlgorithm, errInvalidRequest},
+	{sigv4.ErrInvalidToken, &apiError{"InvalidToken", 403, "The provided token is malformed or otherwise invalid."}},
+	{sigv4.ErrMissingContentSHA256, errInvalidRequest},
+	{sigv4.ErrInvalidContentSHA256, errInvalidContentSHA256},
+	{sigv4.ErrContentSHA256Mismatch, errContentSHA256Mismatch},
+	{sigv4.ErrPayloadTooLarge, errMaxMessageLengthExceed},
+	{sigv4.ErrMissingDecodedContentLength, errMissingContentLength},
+	{sigv4.ErrIncompleteBody, errIncompleteBody},
+	{sigv4.ErrInvalidChunkSize, &apiError{"InvalidChunkSizeError", 403, "Only chunks of up to 16 MiB are supported."}},
+	{sigv4.ErrMalformedTrailer, &apiError{"MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema."}},
+
 	// AWS passes KMS errors through to S3 clients as KMS.<type>.
 	{kms.ErrNotFound, &apiError{"KMS.NotFoundException", 400, "Invalid keyId"}},
 	{kms.ErrDisabled, &apiError{"KMS.DisabledException", 400, "The KMS key is disabled."}},
@@ -120,6 +141,9 @@ func toAPIError(err error) (api *apiError, internal bool) {
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {
+			if msg := sigv4.Message(err); msg != "" {
+				return m.api.with(msg), false
+			}
 			return m.api, false
 		}
 	}

@@ -250,3 +250,20 @@ type listMultipartUploadsResult struct {
 }
 
 func quoteETag(e string) string { return `"` + e + `"` }
+
+// awsURIEncode percent-encodes every byte but the unreserved characters
+// (and "/" unless encodeSlash), as S3 does for encoding-type=url.
+func awsURIEncode(s string, encodeSlash bool) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !encodeSlash) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		}
+	}
+	return string(b)
+}
