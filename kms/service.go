@@ -106,22 +106,22 @@ type DataKey struct {
 // Errors, mapped one-to-one to AWS KMS error types by the API handler
 // (and back by the remote client), and to S3 errors by the gateway.
 var (
-	ErrNotFound          = errors.New("kms: key not found")                // NotFoundException
-	ErrDisabled          = errors.New("kms: key is disabled")              // DisabledException
-	ErrInvalidState      = errors.New("kms: key state does not allow it")  // KMSInvalidStateException
-	ErrInvalidCiphertext = errors.New("kms: invalid ciphertext")           // InvalidCiphertextException
+	ErrNotFound          = errors.New("kms: key not found")                 // NotFoundException
+	ErrDisabled          = errors.New("kms: key is disabled")               // DisabledException
+	ErrInvalidState      = errors.New("kms: key state does not allow it")   // KMSInvalidStateException
+	ErrInvalidCiphertext = errors.New("kms: invalid ciphertext")            // InvalidCiphertextException
 	ErrIncorrectKey      = errors.New("kms: ciphertext is for another key") // IncorrectKeyException
-	ErrValidation        = errors.New("kms: validation error")             // ValidationException
-	ErrAlreadyExists     = errors.New("kms: already exists")               // AlreadyExistsException
-	ErrLimitExceeded     = errors.New("kms: limit exceeded")               // LimitExceededException
-	ErrThrottled         = errors.New("kms: throttled")                    // ThrottlingException
-	ErrAccessDenied      = errors.New("kms: access denied")                // AccessDeniedException
-	ErrUnsupported       = errors.New("kms: unsupported operation")        // UnsupportedOperationException
-	ErrInvalidAliasName  = errors.New("kms: invalid alias name")           // InvalidAliasNameException
-	ErrInvalidArn        = errors.New("kms: invalid ARN")                  // InvalidArnException
-	ErrInvalidMarker     = errors.New("kms: invalid marker")               // InvalidMarkerException
-	ErrTagException      = errors.New("kms: invalid tag")                  // TagException
-	ErrInternal          = errors.New("kms: internal error")               // KMSInternalException
+	ErrValidation        = errors.New("kms: validation error")              // ValidationException
+	ErrAlreadyExists     = errors.New("kms: already exists")                // AlreadyExistsException
+	ErrLimitExceeded     = errors.New("kms: limit exceeded")                // LimitExceededException
+	ErrThrottled         = errors.New("kms: throttled")                     // ThrottlingException
+	ErrAccessDenied      = errors.New("kms: access denied")                 // AccessDeniedException
+	ErrUnsupported       = errors.New("kms: unsupported operation")         // UnsupportedOperationException
+	ErrInvalidAliasName  = errors.New("kms: invalid alias name")            // InvalidAliasNameException
+	ErrInvalidArn        = errors.New("kms: invalid ARN")                   // InvalidArnException
+	ErrInvalidMarker     = errors.New("kms: invalid marker")                // InvalidMarkerException
+	ErrTagException      = errors.New("kms: invalid tag")                   // TagException
+	ErrInternal          = errors.New("kms: internal error")                // KMSInternalException
 )
 
 // Caller identifies who makes a KMS call, for audit (and, later, key

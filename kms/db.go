@@ -1,0 +1,154 @@
+package kms
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+)
+
+// migrations[i] moves the schema from version i to i+1. Append only:
+// never edit a released migration, old keystores must keep opening.
+var migrations = []string{
+	`CREATE TABLE schema_version (version INTEGER NOT NULL);
+	 INSERT INTO schema_version (version) VALUES (0);
+	 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+	 CREATE TABLE keys (
+		id TEXT PRIMARY KEY,
+		description TEXT NOT NULL DEFAULT '',
+		created INTEGER NOT NULL,
+		state TEXT NOT NULL,
+		manager TEXT NOT NULL,
+		hidden INTEGER NOT NULL DEFAULT 0,
+		deletion_date INTEGER NOT NULL DEFAULT 0,
+		pending_days INTEGER NOT NULL DEFAULT 0,
+		rotation_enabled INTEGER NOT NULL DEFAULT 0,
+		rotation_period_days INTEGER NOT NULL DEFAULT 0,
+		next_rotation INTEGER NOT NULL DEFAULT 0
+	 );
+	 CREATE TABLE key_versions (
+		key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+		version INTEGER NOT NULL,
+		created INTEGER NOT NULL,
+		rotation_type TEXT NOT NULL DEFAULT '',
+		sealed BLOB NOT NULL,
+		PRIMARY KEY (key_id, version)
+	 );
+	 CREATE TABLE aliases (
+		name TEXT PRIMARY KEY,
+		key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+		created INTEGER NOT NULL,
+		updated INTEGER NOT NULL
+	 );
+	 CREATE INDEX aliases_key ON aliases(key_id);
+	 CREATE TABLE tags (
+		key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+		tag_key TEXT NOT NULL,
+		tag_value TEXT NOT NULL,
+		PRIMARY KEY (key_id, tag_key)
+	 );`,
+}
+
+// schemaVersion is the version this binary writes.
+var schemaVersion = len(migrations)
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// openDBs opens the single-connection writer and the read pool.
+func openDBs(path string) (w, r *sql.DB, err error) {
+	w, err = sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open keystore: %w", err)
+	}
+	// One writer connection: SQLite serialises writers anyway, and one
+	// connection avoids SQLITE_BUSY between our own goroutines.
+	w.SetMaxOpenConns(1)
+	r, err = sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("open keystore: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	return w, r, nil
+}
+
+// currentSchema returns the schema version, 0 for an empty database.
+func currentSchema(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("read schema: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// migrate applies the missing migrations, each in its own transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	v, err := currentSchema(ctx, db)
+	if err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("keystore schema version %d is newer than this binary (%d)", v, schemaVersion)
+	}
+	for ; v < schemaVersion; v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate keystore to %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, v+1); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate keystore to %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate keystore to %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// readCheck returns the sealed check value, or nil for a new keystore.
+func readCheck(ctx context.Context, db *sql.DB) ([]byte, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("read keystore: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	var sealed []byte
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name='check'`).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read keystore check value: %w", err)
+	}
+	return sealed, nil
+}

@@ -1,0 +1,65 @@
+package kms
+
+import (
+	"errors"
+	"net/http"
+)
+
+// ErrNotAuthorized is AWS's answer to an alias under the reserved
+// "alias/aws/" prefix (CreateAlias, UpdateAlias, DeleteAlias).
+var ErrNotAuthorized = errors.New("kms: not authorized") // NotAuthorizedException
+
+// errorTypes is the one table mapping kms errors to AWS KMS error types.
+// The handler writes them, the remote client maps them back.
+var errorTypes = []struct {
+	err    error
+	awsTyp string
+}{
+	{ErrNotFound, "NotFoundException"},
+	{ErrDisabled, "DisabledException"},
+	{ErrInvalidState, "KMSInvalidStateException"},
+	{ErrInvalidCiphertext, "InvalidCiphertextException"},
+	{ErrIncorrectKey, "IncorrectKeyException"},
+	{ErrValidation, "ValidationException"},
+	{ErrAlreadyExists, "AlreadyExistsException"},
+	{ErrLimitExceeded, "LimitExceededException"},
+	{ErrThrottled, "ThrottlingException"},
+	{ErrAccessDenied, "AccessDeniedException"},
+	{ErrNotAuthorized, "NotAuthorizedException"},
+	{ErrUnsupported, "UnsupportedOperationException"},
+	{ErrInvalidAliasName, "InvalidAliasNameException"},
+	{ErrInvalidArn, "InvalidArnException"},
+	{ErrInvalidMarker, "InvalidMarkerException"},
+	{ErrTagException, "TagException"},
+	{ErrInternal, "KMSInternalException"},
+}
+
+const internalType = "KMSInternalException"
+
+// errorType returns the AWS error type for err.
+func errorType(err error) string {
+	for _, e := range errorTypes {
+		if errors.Is(err, e.err) {
+			return e.awsTyp
+		}
+	}
+	return internalType
+}
+
+// errorStatus is 500 for internal errors and 400 for everything else, as AWS.
+func errorStatus(typ string) int {
+	if typ == internalType {
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
+
+// errorFromType maps an AWS error type back to a kms sentinel (nil if unknown).
+func errorFromType(typ string) error {
+	for _, e := range errorTypes {
+		if e.awsTyp == typ {
+			return e.err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// keyRecord is one row of the keys table.
+type keyRecord struct {
+	id              string
+	description     string
+	created         time.Time
+	state           KeyState
+	manager         KeyManager
+	hidden          bool
+	deletionDate    time.Time
+	pendingDays     int
+	rotationEnabled bool
+	rotationPeriod  int
+	nextRotation    time.Time
+}
+
+const keyColumns = `id, description, created, state, manager, hidden, deletion_date, pending_days, rotation_enabled, rotation_period_days, next_rotation`
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanKey(r rowScanner) (keyRecord, error) {
+	var k keyRecord
+	var created, del, next int64
+	var state, manager string
+	err := r.Scan(&k.id, &k.description, &created, &state, &manager, &k.hidden, &del, &k.pendingDays, &k.rotationEnabled, &k.rotationPeriod, &next)
+	if err != nil {
+		return k, err
+	}
+	k.created = time.Unix(0, created).UTC()
+	k.state, k.manager = KeyState(state), KeyManager(manager)
+	if del != 0 {
+		k.deletionDate = time.Unix(0, del).UTC()
+	}
+	if next != 0 {
+		k.nextRotation = time.Unix(0, next).UTC()
+	}
+	return k, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getKey(ctx context.Context, q querier, id string) (keyRecord, error) {
+	k, err := scanKey(q.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, fmt.Errorf("%w: key %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return k, fmt.Errorf("%w: read key: %v", ErrInternal, err)
+	}
+	return k, nil
+}
+
+func (c *Core) metadata(k keyRecord) KeyMetadata {
+	m := KeyMetadata{
+		KeyID: k.id, ARN: c.arn(k.id), Description: k.description,
+		CreationDate: k.created, Enabled: k.state == KeyStateEnabled,
+		KeyState: k.state, KeyManager: k.manager,
+		KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT",
+	}
+	if k.state == KeyStatePendingDeletion {
+		m.DeletionDate = k.deletionDate
+		m.PendingDeletionWindowInDays = k.pendingDays
+	}
+	return m
+}
+
+// apiCallKey marks a context as coming through the KMS API handler, where
+// the gateway-owned SSE-S3 key does not exist and alias/aws/ is reserved.
+type apiCallKey struct{}
+
+func withAPICall(ctx context.Context) context.Context {
+	return context.WithValue(ctx, apiCallKey{}, true)
+}
+
+func isAPICall(ctx context.Context) bool {
+	v, _ := ctx.Value(apiCallKey{}).(bool)
+	return v
+}
+
+// resolveID turns a key id, key ARN, alias name or alias ARN into a key id.
+// The AWS-managed S3 key and, in process, the SSE-S3 key are created on
+// first use.
+func (c *Core) resolveID(ctx context.Context, ref string) (string, error) {
+	if ref == "" {
+		return "", fmt.Errorf("%w: KeyId is required", ErrValidation)
+	}
+	if strings.HasPrefix(ref, "arn:") {
+		rest, ok := strings.CutPrefix(ref, "arn:aws:kms:"+c.opts.Region+":"+c.opts.AccountID+":")
+		if !ok {
+			if strings.Count(ref, ":") < 5 {
+				return "", fmt.Errorf("%w: malformed ARN", ErrInvalidArn)
+			}
+			return "", fmt.Errorf("%w: key %s", ErrNotFound, ref)
+		}
+		ref = rest
+		if id, ok := strings.CutPrefix(ref, "key/"); ok {
+			ref = id
+		} else if !strings.HasPrefix(ref, "alias/") {
+			return "", fmt.Errorf("%w: malformed ARN", ErrInvalidArn)
+		}
+	}
+	if strings.HasPrefix(ref, "alias/") {
+		return c.resolveAlias(ctx, ref)
+	}
+	u, err := uuid.Parse(ref)
+	if err != nil {
+		return "", fmt.Errorf("%w: key %s", ErrNotFound, ref)
+	}
+	id := u.String()
+	if isAPICall(ctx) && c.isHidden(ctx, id) {
+		return "", fmt.Errorf("%w: key %s", ErrNotFound, id)
+	}
+	return id, nil
+}
+
+func (c *Core) isHidden(ctx context.Context, id string) bool {
+	if ck, ok := c.cache.get(id); ok {
+		return ck.rec.hidden
+	}
+	var hidden bool
+	err := c.rdb.QueryRowContext(ctx, `SELECT hidden FROM keys WHERE id = ?`, id).Scan(&hidden)
+	return err == nil && hidden
+}
+
+func (c *Core) resolveAlias(ctx context.Context, name string) (string, error) {
+	if name == SSES3KeyAlias && isAPICall(ctx) {
+		return "", fmt.Errorf("%w: alias %s", ErrNotFound, name)
+	}
+	if id, ok := c.cache.alias(name); ok {
+		return id, nil
+	}
+	gen := c.cache.generation()
+	var id string
+	err := c.rdb.QueryRowContext(ctx, `SELECT key_id FROM aliases WHERE name = ?`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		switch name {
+		case AWSManagedS3Alias:
+			return c.createManagedKey(ctx, name, KeyManagerAWS, false, "Default key that protects my S3 objects when no other key is defined")
+		case SSES3KeyAlias:
+			return c.createManagedKey(ctx, name, KeyManagerAWS, true, "ssegate SSE-S3 key")
+		}
+		return "", fmt.Errorf("%w: alias %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: read alias: %v", ErrInternal, err)
+	}
+	c.cache.putAlias(name, id, gen)
+	return id, nil
+}
+
+// createManagedKey creates a key owned by the service (AWS-managed or
+// hidden), once, with automatic yearly rotation as AWS does.
+func (c *Core) createManagedKey(ctx context.Context, alias string, manager KeyManager, hidden bool, desc string) (string, error) {
+	c.createMu.Lock()
+	defer c.createMu.Unlock()
+	var id string
+	err := c.rdb.QueryRowContext(ctx, `SELECT key_id FROM aliases WHERE name = ?`, alias).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	rec := keyRecord{
+		id: uuid.NewString(), description: desc, created: c.now(),
+		state: KeyStateEnabled, manager: manager, hidden: hidden,
+		rotationEnabled: true, rotationPeriod: 365,
+	}
+	rec.nextRotation = rec.created.AddDate(0, 0, 365)
+	err = c.write(ctx, func(tx *sql.Tx) error {
+		if err := c.insertKey(ctx, tx, rec); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO aliases (name, key_id, created, updated) VALUES (?, ?, ?, ?)`,
+			alias, rec.id, rec.created.UnixNano(), rec.created.UnixNano())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w: create managed key: %v", ErrInternal, err)
+	}
+	return rec.id, nil
+}
+
+// insertKey inserts a key row and its first version.
+func (c *Core) insertKey(ctx context.Context, tx *sql.Tx, k keyRecord) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		k.id, k.description, k.created.UnixNano(), string(k.state), string(k.manager), k.hidden,
+		unixNano(k.deletionDate), k.pendingDays, k.rotationEnabled, k.rotationPeriod, unixNano(k.nextRotation))
+	if err != nil {
+		return fmt.Errorf("%w: insert key: %v", ErrInternal, err)
+	}
+	return c.addVersion(ctx, tx, k.id, 1, "")
+}
+
+// addVersion generates and stores sealed material for a new key version.
+func (c *Core) addVersion(ctx context.Context, tx *sql.Tx, id string, version uint32, rotationType string) error {
+	material := make([]byte, 32)
+	if _, err := rand.Read(material); err != nil {
+		return fmt.Errorf("%w: random", ErrInternal)
+	}
+	sealed, err := seal(c.master, id, version, purposeKeyMaterial, material)
+	clear(material)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO key_versions (key_id, version, created, rotation_type, sealed) VALUES (?,?,?,?,?)`,
+		id, version, c.now().UnixNano(), rotationType, sealed)
+	if err != nil {
+		return fmt.Errorf("%w: insert key version: %v", ErrInternal, err)
+	}
+	return nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// loadKey returns a key with its unsealed versions, from the cache when
+// fresh. This is the data path: reads only, no SQLite write, no KDF.
+func (c *Core) loadKey(ctx context.Context, id string) (*cachedKey, error) {
+	if ck, ok := c.cache.get(id); ok {
+		return ck, nil
+	}
+	gen := c.cache.generation()
+	// Hold the master key lock across read and unseal so a concurrent
+	// RotateMasterKey can't hand us rows sealed under the other key.
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	rec, err := getKey(ctx, c.rdb, id)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.rdb.QueryContext(ctx, `SELECT version, sealed FROM key_versions WHERE key_id = ? ORDER BY version`, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read key versions: %v", ErrInternal, err)
+	}
+	defer rows.Close()
+	ck := &cachedKey{rec: rec, versions: map[uint32][]byte{}}
+	master := c.master
+	for rows.Next() {
+		var v uint32
+		var sealed []byte
+		if err := rows.Scan(&v, &sealed); err != nil {
+			return nil, fmt.Errorf("%w: read key versions: %v", ErrInternal, err)
+		}
+		m, err := unseal(master, id, v, purposeKeyMaterial, sealed)
+		if err != nil {
+			c.log.Error("key version does not unseal", "key", id, "version", v)
+			return nil, fmt.Errorf("%w: key material of %s v%d does not unseal", ErrInternal, id, v)
+		}
+		ck.versions[v] = m
+		ck.latest = max(ck.latest, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%w: read key versions: %v", ErrInternal, err)
+	}
+	if ck.latest == 0 {
+		return nil, fmt.Errorf("%w: key %s has no versions", ErrInternal, id)
+	}
+	c.cache.put(id, ck, gen)
+	return ck, nil
+}
+
+// usable reports why a key can't be used for cryptographic operations.
+func usable(k keyRecord) error {
+	switch k.state {
+	case KeyStateEnabled:
+		return nil
+	case KeyStateDisabled:
+		return fmt.Errorf("%w: %s", ErrDisabled, k.id)
+	default:
+		return fmt.Errorf("%w: %s is %s", ErrInvalidState, k.id, k.state)
+	}
+}

@@ -1,0 +1,337 @@
+package kms
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+const (
+	maxDescription     = 8192
+	minPendingDays     = 7
+	maxPendingDays     = 30
+	defaultPendingDays = 30
+)
+
+// CreateKey creates a symmetric customer-managed key.
+func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata, err error) {
+	o, err := c.begin(ctx, "CreateKey")
+	if err != nil {
+		return md, err
+	}
+	defer func() { o.end(err) }()
+	if len(in.Description) > maxDescription {
+		return md, fmt.Errorf("%w: Description is too long", ErrValidation)
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return md, err
+	}
+	if len(in.Tags) > maxTags {
+		return md, fmt.Errorf("%w: at most %d tags", ErrTagException, maxTags)
+	}
+	rec := keyRecord{
+		id: uuid.NewString(), description: in.Description, created: c.now().UTC(),
+		state: KeyStateEnabled, manager: KeyManagerCustomer,
+	}
+	o.key(rec.id, 1)
+	err = c.write(ctx, func(tx *sql.Tx) error {
+		if err := c.insertKey(ctx, tx, rec); err != nil {
+			return err
+		}
+		for k, v := range in.Tags {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?,?,?)`, rec.id, k, v); err != nil {
+				return fmt.Errorf("%w: insert tag: %v", ErrInternal, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return md, err
+	}
+	return c.metadata(rec), nil
+}
+
+// DescribeKey returns a key's metadata.
+func (c *Core) DescribeKey(ctx context.Context, keyID string) (md KeyMetadata, err error) {
+	o, err := c.begin(ctx, "DescribeKey")
+	if err != nil {
+		return md, err
+	}
+	defer func() { o.end(err) }()
+	rec, err := c.keyByRef(ctx, keyID)
+	if err != nil {
+		return md, err
+	}
+	o.key(rec.id, 0)
+	return c.metadata(rec), nil
+}
+
+// keyByRef resolves ref and reads the key's current row.
+func (c *Core) keyByRef(ctx context.Context, ref string) (keyRecord, error) {
+	id, err := c.resolveID(ctx, ref)
+	if err != nil {
+		return keyRecord{}, err
+	}
+	rec, err := getKey(ctx, c.rdb, id)
+	if err != nil {
+		return rec, err
+	}
+	if rec.hidden && isAPICall(ctx) {
+		return keyRecord{}, fmt.Errorf("%w: key %s", ErrNotFound, id)
+	}
+	return rec, nil
+}
+
+// KeyInfo is a ListKeys entry; the operator view adds state and versions.
+type KeyInfo struct {
+	KeyID    string
+	ARN      string
+	State    KeyState
+	Manager  KeyManager
+	Versions int
+	Aliases  []string
+	Hidden   bool
+}
+
+// ListKeys lists keys in id order, paginated by an opaque marker. Hidden
+// keys are left out.
+func (c *Core) ListKeys(ctx context.Context, limit int, marker string) (keys []KeyInfo, next string, err error) {
+	o, err := c.begin(ctx, "ListKeys")
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() { o.end(err) }()
+	limit, after, err := pageArgs(limit, marker)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := c.rdb.QueryContext(ctx, `SELECT k.id, k.state, k.manager, k.hidden, (SELECT count(*) FROM key_versions v WHERE v.key_id = k.id)
+		FROM keys k WHERE k.hidden = 0 AND k.id > ? ORDER BY k.id LIMIT ?`, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: list keys: %v", ErrInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k KeyInfo
+		if err := rows.Scan(&k.KeyID, &k.State, &k.Manager, &k.Hidden, &k.Versions); err != nil {
+			return nil, "", fmt.Errorf("%w: list keys: %v", ErrInternal, err)
+		}
+		k.ARN = c.arn(k.KeyID)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("%w: list keys: %v", ErrInternal, err)
+	}
+	keys, next = page(keys, limit, func(k KeyInfo) string { return k.KeyID })
+	return keys, next, nil
+}
+
+// mutateKey runs fn on a key's row inside a write transaction.
+func (c *Core) mutateKey(ctx context.Context, name, ref string, fn func(tx *sql.Tx, k *keyRecord) error) (rec keyRecord, err error) {
+	o, err := c.begin(ctx, name)
+	if err != nil {
+		return rec, err
+	}
+	defer func() { o.end(err) }()
+	id, err := c.resolveID(ctx, ref)
+	if err != nil {
+		return rec, err
+	}
+	o.key(id, 0)
+	err = c.write(ctx, func(tx *sql.Tx) error {
+		k, err := getKey(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if k.hidden && isAPICall(ctx) {
+			return fmt.Errorf("%w: key %s", ErrNotFound, id)
+		}
+		if err := fn(tx, &k); err != nil {
+			return err
+		}
+		rec = k
+		_, err = tx.ExecContext(ctx, `UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?, rotation_enabled=?, rotation_period_days=?, next_rotation=? WHERE id=?`,
+			k.description, string(k.state), unixNano(k.deletionDate), k.pendingDays, k.rotationEnabled, k.rotationPeriod, unixNano(k.nextRotation), k.id)
+		if err != nil {
+			return fmt.Errorf("%w: update key: %v", ErrInternal, err)
+		}
+		return nil
+	})
+	return rec, err
+}
+
+// customerOnly refuses changes to AWS-managed keys, which users can't
+// disable, delete or otherwise administer (their key policy denies it).
+func customerOnly(k *keyRecord) error {
+	if k.manager != KeyManagerCustomer {
+		return fmt.Errorf("%w: %s is an AWS managed key", ErrAccessDenied, k.id)
+	}
+	return nil
+}
+
+func notPendingDeletion(k *keyRecord) error {
+	if k.state == KeyStatePendingDeletion {
+		return fmt.Errorf("%w: %s is pending deletion", ErrInvalidState, k.id)
+	}
+	return nil
+}
+
+// EnableKey sets a Disabled key to Enabled.
+func (c *Core) EnableKey(ctx context.Context, keyID string) error {
+	_, err := c.mutateKey(ctx, "EnableKey", keyID, func(_ *sql.Tx, k *keyRecord) error {
+		if err := customerOnly(k); err != nil {
+			return err
+		}
+		if err := notPendingDeletion(k); err != nil {
+			return err
+		}
+		k.state = KeyStateEnabled
+		return nil
+	})
+	return err
+}
+
+// DisableKey sets an Enabled key to Disabled.
+func (c *Core) DisableKey(ctx context.Context, keyID string) error {
+	_, err := c.mutateKey(ctx, "DisableKey", keyID, func(_ *sql.Tx, k *keyRecord) error {
+		if err := customerOnly(k); err != nil {
+			return err
+		}
+		if err := notPendingDeletion(k); err != nil {
+			return err
+		}
+		k.state = KeyStateDisabled
+		return nil
+	})
+	return err
+}
+
+// ScheduleKeyDeletion puts a key in PendingDeletion for days (7..30, 0
+// meaning the default 30). Encryption and decryption stop at once.
+func (c *Core) ScheduleKeyDeletion(ctx context.Context, keyID string, days int) (KeyMetadata, error) {
+	if days == 0 {
+		days = defaultPendingDays
+	}
+	rec, err := c.mutateKey(ctx, "ScheduleKeyDeletion", keyID, func(_ *sql.Tx, k *keyRecord) error {
+		if days < minPendingDays || days > maxPendingDays {
+			return fmt.Errorf("%w: PendingWindowInDays must be %d to %d", ErrValidation, minPendingDays, maxPendingDays)
+		}
+		if err := customerOnly(k); err != nil {
+			return err
+		}
+		if err := notPendingDeletion(k); err != nil {
+			return err
+		}
+		k.state = KeyStatePendingDeletion
+		k.pendingDays = days
+		k.deletionDate = c.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
+		return nil
+	})
+	if err != nil {
+		return KeyMetadata{}, err
+	}
+	return c.metadata(rec), nil
+}
+
+// CancelKeyDeletion leaves a key pending deletion Disabled, as AWS does.
+func (c *Core) CancelKeyDeletion(ctx context.Context, keyID string) (KeyMetadata, error) {
+	rec, err := c.mutateKey(ctx, "CancelKeyDeletion", keyID, func(_ *sql.Tx, k *keyRecord) error {
+		if k.state != KeyStatePendingDeletion {
+			return fmt.Errorf("%w: %s is not pending deletion", ErrInvalidState, k.id)
+		}
+		k.state = KeyStateDisabled
+		k.pendingDays = 0
+		k.deletionDate = time.Time{}
+		return nil
+	})
+	if err != nil {
+		return KeyMetadata{}, err
+	}
+	return c.metadata(rec), nil
+}
+
+// UpdateKeyDescription replaces a key's description.
+func (c *Core) UpdateKeyDescription(ctx context.Context, keyID, description string) error {
+	_, err := c.mutateKey(ctx, "UpdateKeyDescription", keyID, func(_ *sql.Tx, k *keyRecord) error {
+		if len(description) > maxDescription {
+			return fmt.Errorf("%w: Description is too long", ErrValidation)
+		}
+		if err := customerOnly(k); err != nil {
+			return err
+		}
+		if err := notPendingDeletion(k); err != nil {
+			return err
+		}
+		k.description = description
+		return nil
+	})
+	return err
+}
+
+// deleteDueKeys deletes keys whose deletion date has passed, with their
+// versions, aliases and tags (ON DELETE CASCADE). This is the only place
+// key material is ever destroyed.
+func (c *Core) deleteDueKeys(ctx context.Context) error {
+	now := c.now().UnixNano()
+	rows, err := c.rdb.QueryContext(ctx, `SELECT id FROM keys WHERE state = ? AND deletion_date <= ?`, string(KeyStatePendingDeletion), now)
+	if err != nil {
+		return fmt.Errorf("find keys due for deletion: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		err := c.write(ctx, func(tx *sql.Tx) error {
+			// Re-check inside the transaction: a CancelKeyDeletion may
+			// have won the race.
+			_, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ? AND state = ? AND deletion_date <= ?`, id, string(KeyStatePendingDeletion), now)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("delete key %s: %w", id, err)
+		}
+		c.log.Info("kms key deleted", "key", id)
+		c.audit.write(&auditEvent{Time: c.now().UTC(), Operation: "DeleteKey", KeyID: id, Outcome: "ok"})
+	}
+	return nil
+}
+
+// pageArgs validates Limit (1..1000, default 100) and decodes Marker,
+// which is the last item of the previous page.
+func pageArgs(limit int, marker string) (int, string, error) {
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 1 || limit > 1000 {
+		return 0, "", fmt.Errorf("%w: Limit must be 1 to 1000", ErrValidation)
+	}
+	if marker == "" {
+		return limit, "", nil
+	}
+	after, ok := strings.CutPrefix(marker, "m1:")
+	if !ok || after == "" {
+		return 0, "", fmt.Errorf("%w: marker not recognised", ErrInvalidMarker)
+	}
+	return limit, after, nil
+}
+
+// page cuts items (fetched with limit+1) to limit and returns the marker
+// for the next page, empty when this is the last page.
+func page[T any](items []T, limit int, last func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, "m1:" + last(items[limit-1])
+}
