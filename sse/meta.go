@@ -3,6 +3,7 @@ package sse
 import (
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -120,7 +121,11 @@ func (m *ObjectMeta) PartRange(n int) (offset, length int64, err error) {
 // with dek. Use it for new objects and, after UnsealKey of the source, for
 // copies (metadata-only: the body depends on dek and part numbers only).
 func (m *ObjectMeta) SealKey(kek []byte, dek ObjectKey, bucket, object string) error {
-	sk, err := Seal(kek, dek, m.Mode, bucket, object)
+	return m.sealKeyWith(rand.Reader, kek, dek, bucket, object)
+}
+
+func (m *ObjectMeta) sealKeyWith(rnd io.Reader, kek []byte, dek ObjectKey, bucket, object string) error {
+	sk, err := sealWith(rnd, kek, dek, m.Mode, bucket, object)
 	if err != nil {
 		return err
 	}
