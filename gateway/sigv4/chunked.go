@@ -42,7 +42,8 @@ type ChunkedReader struct {
 	decoded  int64
 	names    []string // declared trailer names, lower case
 
-	buf       bytes.Buffer // the current verified signed chunk
+	chunk     []byte // the current signed chunk, released once verified
+	off       int    // released bytes of chunk
 	remaining int64        // unread bytes of the current unsigned chunk
 	needCRLF  bool         // the current unsigned chunk's CRLF is unread
 	sha       hash.Hash
@@ -92,8 +93,10 @@ func (c *ChunkedReader) Read(p []byte) (int, error) {
 		if c.err != nil {
 			return 0, c.err
 		}
-		if c.buf.Len() > 0 {
-			return c.buf.Read(p)
+		if c.off < len(c.chunk) {
+			n := copy(p, c.chunk[c.off:])
+			c.off += n
+			return n, nil
 		}
 		if c.remaining > 0 {
 			return c.readUnsigned(p)
@@ -201,24 +204,41 @@ func (c *ChunkedReader) nextChunk() error {
 		c.remaining, c.needCRLF = size, true
 		return nil
 	}
-	c.buf.Reset()
-	c.sha.Reset()
-	n, err := io.CopyN(io.MultiWriter(&c.buf, c.sha), c.br, size)
-	if n < size || err != nil {
-		c.buf.Reset()
-		if err == nil || errors.Is(err, io.EOF) {
-			return incomplete()
-		}
+	if err := c.readSignedChunk(size); err != nil {
 		return err
 	}
 	if err := c.expectCRLF(); err != nil {
-		c.buf.Reset()
 		return err
 	}
+	c.sha.Reset()
+	c.sha.Write(c.chunk)
 	if err := c.verifyChunk(sig, hex.EncodeToString(c.sha.Sum(nil))); err != nil {
-		c.buf.Reset()
 		return err
 	}
+	c.off = 0
+	return nil
+}
+
+// readSignedChunk reads size bytes into c.chunk. The buffer grows by at
+// most 64 KiB ahead of the bytes actually received, so a forged size
+// costs no more memory than the bytes the client really sends.
+func (c *ChunkedReader) readSignedChunk(size int64) error {
+	c.chunk, c.off = c.chunk[:0], 0
+	for int64(len(c.chunk)) < size {
+		step := int(min(size-int64(len(c.chunk)), 64<<10))
+		c.chunk = slices.Grow(c.chunk, step)
+		n, err := io.ReadFull(c.br, c.chunk[len(c.chunk):len(c.chunk)+step])
+		c.chunk = c.chunk[:len(c.chunk)+n]
+		if err != nil {
+			c.chunk = c.chunk[:0]
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return incomplete()
+			}
+			return err
+		}
+	}
+	// Keep the chunk unreleased (off == len) until verified.
+	c.off = len(c.chunk)
 	return nil
 }
 

@@ -37,8 +37,8 @@ func TestChunkedBodiesDecode(t *testing.T) {
 	for _, n := range []int{0, 1, 65535, 65536, 65537, 3*65536 + 17} {
 		data := payload(n)
 		modes := map[string]func(r *http.Request){
-			"signed":          func(r *http.Request) { signer().SignChunked(r, data, 65536, nil) },
-			"signed-trailer":  func(r *http.Request) { signer().SignChunked(r, data, 65536, crc) },
+			"signed":           func(r *http.Request) { signer().SignChunked(r, data, 65536, nil) },
+			"signed-trailer":   func(r *http.Request) { signer().SignChunked(r, data, 65536, crc) },
 			"unsigned-trailer": func(r *http.Request) { signer().SignUnsignedTrailer(r, data, 65536, crc) },
 		}
 		for name, sign := range modes {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsv4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-		miniosigner "github.com/minio/minio-go/v7/pkg/signer"
+	miniosigner "github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/ssegate/ssegate/gateway/sigv4"
 )
