@@ -44,8 +44,8 @@ type ChunkedReader struct {
 
 	chunk     []byte // the current signed chunk, released once verified
 	off       int    // released bytes of chunk
-	remaining int64        // unread bytes of the current unsigned chunk
-	needCRLF  bool         // the current unsigned chunk's CRLF is unread
+	remaining int64  // unread bytes of the current unsigned chunk
+	needCRLF  bool   // the current unsigned chunk's CRLF is unread
 	sha       hash.Hash
 	trailer   http.Header
 	err       error
