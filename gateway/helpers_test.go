@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -197,3 +198,5 @@ func newMD5() interface {
 } {
 	return md5.New()
 }
+
+func asErr[T error](err error, target *T) bool { return errors.As(err, target) }

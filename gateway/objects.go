@@ -451,10 +451,12 @@ func (o *objectLayer) complete(ctx context.Context, bucket, key, id string, want
 		md5s   []byte
 		sparts []store.CompletePart
 	)
-	for i, cp := range want {
-		if i > 0 && cp.Number <= want[i-1].Number {
+	for i := 1; i < len(want); i++ {
+		if want[i].Number <= want[i-1].Number {
 			return objectInfo{}, errInvalidPartOrder
 		}
+	}
+	for i, cp := range want {
 		p, ok := byNum[cp.Number]
 		if !ok || !strings.EqualFold(p.ETag, cp.ETag) {
 			return objectInfo{}, errInvalidPart
