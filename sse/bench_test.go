@@ -35,6 +35,7 @@ func BenchmarkDecrypt(b *testing.B) {
 	parts := []PartLayout{{0, benchSize}}
 	blob := encryptParts(b, dek, SuiteAES256GCM, parts, make([]byte, benchSize), newDetRand("n"))
 	meta := layoutMeta(SuiteAES256GCM, parts)
+	meta.macKey = metaKey(dek)
 	ms := &memStore{blob: blob}
 	buf := make([]byte, PackageSize)
 	b.SetBytes(benchSize)

@@ -119,3 +119,32 @@ func TestParseSSECHeadersCopySource(t *testing.T) {
 		t.Fatalf("absent: %v %v", ck, err)
 	}
 }
+
+func TestCheckReadHeaders(t *testing.T) {
+	if _, err := CheckReadHeaders(hdr(HeaderSSE, "AES256")); !errors.Is(err, ErrSSEHeaderOnRead) {
+		t.Fatalf("SSE header on GET: %v", err)
+	}
+	if _, err := CheckReadHeaders(hdr(HeaderSSEKMSKeyID, "k")); !errors.Is(err, ErrSSEHeaderOnRead) {
+		t.Fatalf("KMS key id on GET: %v", err)
+	}
+	key := detBytes("k", 32)
+	ck, err := CheckReadHeaders(ssecHeaders("X-Amz-Server-Side-Encryption-Customer", key))
+	if err != nil || ck == nil {
+		t.Fatalf("SSE-C on GET: %v", err)
+	}
+}
+
+func TestSetResponseHeadersNeverEchoesKeys(t *testing.T) {
+	m := ssecMeta()
+	h := http.Header{}
+	m.SetResponseHeaders(h)
+	if h.Get(HeaderSSECAlgorithm) != "AES256" || h.Get(HeaderSSECKeyMD5) != m.SSECKeyMD5 || h.Get(HeaderSSECKey) != "" || h.Get(HeaderSSE) != "" {
+		t.Fatalf("SSE-C response headers %v", h)
+	}
+	k := kmsMeta()
+	h = http.Header{}
+	k.SetResponseHeaders(h)
+	if h.Get(HeaderSSE) != "aws:kms" || h.Get(HeaderSSEKMSKeyID) != k.KMSKeyARN || h.Get(HeaderSSEBucketKeyEnabled) != "true" {
+		t.Fatalf("SSE-KMS response headers %v", h)
+	}
+}

@@ -91,6 +91,9 @@ func (m *memStore) fetch(_ context.Context, off, n int64) (io.ReadCloser, error)
 func readRange(t testing.TB, blob []byte, meta *ObjectMeta, dek ObjectKey, off, n int64) ([]byte, *memStore, error) {
 	t.Helper()
 	ms := &memStore{blob: blob}
+	if meta.macKey == nil { // test layouts skip sealing; real metadata never does
+		meta.macKey = metaKey(dek)
+	}
 	rc, err := NewObjectReader(context.Background(), ms.fetch, meta, dek, off, n)
 	if err != nil {
 		return nil, ms, err

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,8 @@ import (
 type Fetcher func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 
 // NewObjectReader returns the plaintext bytes [offset, offset+length) of the
-// object described by meta (whose key UnsealKey returned as dek). It plans
+// object described by meta, whose key UnsealKey (or SealKey) returned as
+// dek; other metadata is refused with ErrNotSealed. It plans
 // the range, then on first Read issues ONE fetch covering every touched part
 // (their ciphertexts are contiguous), decrypts each part's segment in turn
 // and trims it. Memory is one DARE package per reader.
@@ -22,6 +24,12 @@ type Fetcher func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 // The returned bytes up to an error are authentic, but a caller streaming
 // to a client must abort the response (not end it cleanly) on error.
 func NewObjectReader(ctx context.Context, fetch Fetcher, meta *ObjectMeta, dek ObjectKey, offset, length int64) (io.ReadCloser, error) {
+	// Refuse metadata that was not authenticated with this very key: the
+	// part table and sizes drive what we fetch and where the final package
+	// must be.
+	if meta.macKey == nil || !hmac.Equal(meta.macKey, metaKey(dek)) {
+		return nil, ErrNotSealed
+	}
 	if meta.Compressed {
 		return nil, ErrUnsupported
 	}

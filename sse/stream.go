@@ -107,16 +107,26 @@ func checkPart(part int, suite Suite) error {
 }
 
 // tamperReader marks sio's authentication errors as ErrTampered so callers
-// can tell them from backend I/O errors with errors.Is.
-type tamperReader struct{ r io.Reader }
+// can tell them from backend I/O errors with errors.Is, and makes every
+// error sticky: sio does not always stop after a failed package, and no
+// byte may be released after one.
+type tamperReader struct {
+	r   io.Reader
+	err error
+}
 
 func (t *tamperReader) Read(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
 	n, err := t.r.Read(p)
+	t.err = err
 	if err != nil && err != io.EOF {
 		var se sio.Error
 		if errors.As(err, &se) {
 			err = fmt.Errorf("%w: %v", ErrTampered, se)
 		}
+		t.err = err
 	}
 	return n, err
 }
