@@ -95,3 +95,20 @@ func looksLikeIPv4(s string) bool {
 	}
 	return true
 }
+
+// MaxMetadataSize is the most user metadata every backend must accept,
+// measured as S3 and MinIO do: the sum over entries of
+// len("x-amz-meta-") + len(key) + len(value). MinIO refuses more (AWS S3
+// allows 2 KB by a similar count). store/minio stores values that HTTP
+// would alter (empty, surrounding spaces, non-printable, "=?" prefix) in
+// base64, which costs a third more.
+const MaxMetadataSize = 2048
+
+// MetadataSize returns the size of m as counted against MaxMetadataSize.
+func MetadataSize(m Metadata) int {
+	n := 0
+	for k, v := range m {
+		n += len("x-amz-meta-") + len(k) + len(v)
+	}
+	return n
+}

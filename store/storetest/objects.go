@@ -148,7 +148,7 @@ func testMetadata(t *testing.T, s store.Store) {
 		{"EmptyValue", store.Metadata{"e": ""}},
 		{"EncodedWordLookalike", store.Metadata{"q": "=?UTF-8?B?aGVsbG8=?="}},
 		{"LongValue1900", store.Metadata{"long": strings.Repeat("L", 1900)}},
-		{"Total6K", store.Metadata{"a": strings.Repeat("a", 1900), "b": strings.Repeat("b", 1900), "c": strings.Repeat("c", 1900)}},
+		{"TotalAtLimit", metaOfSize(store.MaxMetadataSize)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -186,14 +186,29 @@ func testMetadata(t *testing.T, s store.Store) {
 // Keys every backend must store and list exactly.
 var portableKeys = []string{
 	"plain", "with space", "plus+sign", "percent%20literal", "percent%", "ünïcødé/日本語/ключ",
-	"a/b", "a/b/c", "a/b/c/d.txt", "a-b", "a.b", "a0", "emoji-😀", "q?x=1&y=2", "star*", "tilde~",
-	"quote\"'`", "back\\slash", "semi;colon", "dir/", "dir/sub/", strings.Repeat("k", 300),
-	strings.Repeat("seg/", 50) + "leaf", strings.Repeat("é", 400),
+	"a/b/c/d.txt", "a-b", "a.b", "a0", "emoji-😀", "q?x=1&y=2", "star*", "tilde~",
+	"quote\"'`", "back\\slash", "semi;colon", "dir/", strings.Repeat("seg/", 50) + "leaf",
+	strings.Repeat("k", 255),
 }
 
 // Keys S3 allows but some backends cannot hold: a backend must either store
 // them exactly or refuse them with ErrInvalidKey, never alias them.
-var edgeKeys = []string{"a//b", "./x", "x/./y", "x/.", ".", "//", "a/b//"}
+var edgeKeys = []string{"a//b", "./x", "x/./y", "x/.", ".", "//", "a/b//",
+	strings.Repeat("k", 300), strings.Repeat("é", 400), strings.Repeat("long/", 10) + strings.Repeat("x", 900)}
+
+// metaOfSize returns metadata whose MetadataSize is exactly n.
+func metaOfSize(n int) store.Metadata {
+	m := store.Metadata{}
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("k%d", i)
+		room := n - store.MetadataSize(m) - len("x-amz-meta-") - len(k)
+		if room <= 1000 {
+			m[k] = strings.Repeat("v", room)
+			return m
+		}
+		m[k] = strings.Repeat("v", 700)
+	}
+}
 
 func testKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()

@@ -13,10 +13,25 @@ import (
 	"github.com/ssegate/ssegate/store"
 )
 
-// Run runs the conformance suite. newStore returns a store to test; it may
-// return the same store for every call (buckets are unique per test), and it
-// is called once per top-level group.
+// Limits declares what a backend cannot do; the zero value claims nothing.
+type Limits struct {
+	// ObjectsHidePrefixes: the backend stores "p" and "p/q" side by side
+	// and reads both, but its listings show only "p" (MinIO, whose drive
+	// layout makes "p" a directory). Gateways on such a backend must not
+	// offer both to clients that list.
+	ObjectsHidePrefixes bool
+}
+
+// Run runs the whole conformance suite. newStore returns a store to test; it
+// may return the same store for every call (buckets are unique per test),
+// and it is called once per top-level group.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	RunWith(t, newStore, Limits{})
+}
+
+// RunWith runs the suite, leaving out the cases a backend's declared
+// limits exclude (each such case is reported as skipped).
+func RunWith(t *testing.T, newStore func(t *testing.T) store.Store, limits Limits) {
 	groups := []struct {
 		name string
 		run  func(t *testing.T, s store.Store)
@@ -29,6 +44,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Keys", testKeys},
 		{"InvalidKeys", testInvalidKeys},
 		{"List", testList},
+		{"ObjectAndPrefixCoexist", func(t *testing.T, s store.Store) {
+			if limits.ObjectsHidePrefixes {
+				t.Skip("backend declares Limits.ObjectsHidePrefixes")
+			}
+			testObjectAndPrefix(t, s)
+		}},
 		{"Copy", testCopy},
 		{"Multipart", testMultipart},
 		{"InterruptedPut", testInterruptedPut},

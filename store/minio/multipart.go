@@ -1,0 +1,360 @@
+package minio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/ssegate/ssegate/store"
+)
+
+// Record objects keep their fields in user metadata (empty body), so that a
+// single listing with metadata reads all part records of an upload.
+const (
+	recKey   = "k" // upload record: the object key
+	recTime  = "t" // upload record: initiation time
+	recETag  = "e" // part record: the backend ETag it belongs to
+	recMeta  = "m-"
+	maxParts = 10000
+)
+
+func uploadPrefix(id string) string      { return sysPrefix + "mpu/" + id + "/" }
+func uploadRecord(id string) string      { return uploadPrefix(id) + "upload" }
+func partRecord(id string, n int) string { return fmt.Sprintf("%spart-%05d", uploadPrefix(id), n) }
+
+// checkUploadID refuses ids that are not the backend's own kind of token,
+// so an id can never reach outside its record prefix.
+func checkUploadID(id string) error {
+	if id == "" || len(id) > 256 {
+		return store.ErrNoSuchUpload
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=' || c == '.') {
+			return store.ErrNoSuchUpload
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkUpload(bucket, key, id string) error {
+	if err := store.CheckBucketName(bucket); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkUploadID(id); err != nil {
+		return fmt.Errorf("minio: upload %q: %w", id, err)
+	}
+	return nil
+}
+
+func withFields(fields map[string]string, meta store.Metadata) store.Metadata {
+	m := store.Metadata{}
+	for k, v := range fields {
+		m[k] = v
+	}
+	for k, v := range meta {
+		m[recMeta+k] = v
+	}
+	return m
+}
+
+func splitFields(m store.Metadata) store.Metadata {
+	out := store.Metadata{}
+	for k, v := range m {
+		if rest, ok := strings.CutPrefix(k, recMeta); ok {
+			out[rest] = v
+		}
+	}
+	return out
+}
+
+func (s *Store) putRecord(ctx context.Context, bucket, name string, m store.Metadata) error {
+	_, err := s.core.PutObject(ctx, bucket, name, strings.NewReader(""), 0, "", "", minio.PutObjectOptions{UserMetadata: toUserMetadata(m)})
+	return err
+}
+
+func (s *Store) CreateMultipart(ctx context.Context, bucket, key string, meta store.Metadata) (string, error) {
+	if err := store.CheckBucketName(bucket); err != nil {
+		return "", err
+	}
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	id, err := s.core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{UserMetadata: toUserMetadata(meta)})
+	if err != nil {
+		return "", mapErr(err, "minio: create multipart %s/%s", bucket, key)
+	}
+	if err := checkUploadID(id); err != nil {
+		s.core.AbortMultipartUpload(ctx, bucket, key, id)
+		return "", fmt.Errorf("minio: backend upload id %q has unexpected characters", id)
+	}
+	rec := withFields(map[string]string{recKey: key, recTime: time.Now().UTC().Format(time.RFC3339Nano)}, meta)
+	if err := s.putRecord(ctx, bucket, uploadRecord(id), rec); err != nil {
+		s.core.AbortMultipartUpload(context.WithoutCancel(ctx), bucket, key, id)
+		return "", mapErr(err, "minio: create multipart %s/%s: record", bucket, key)
+	}
+	return id, nil
+}
+
+func (s *Store) GetUpload(ctx context.Context, bucket, key, uploadID string) (store.UploadInfo, error) {
+	if err := s.checkUpload(bucket, key, uploadID); err != nil {
+		return store.UploadInfo{}, err
+	}
+	oi, err := s.client.StatObject(ctx, bucket, uploadRecord(uploadID), minio.StatObjectOptions{})
+	if err != nil {
+		err = s.notFoundErr(ctx, err, bucket, "minio: upload %s/%s", bucket, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.UploadInfo{}, fmt.Errorf("minio: upload %s/%s: %w", bucket, key, store.ErrNoSuchUpload)
+		}
+		return store.UploadInfo{}, err
+	}
+	m, err := fromUserMetadata(oi.UserMetadata)
+	if err != nil {
+		return store.UploadInfo{}, err
+	}
+	if m[recKey] != key {
+		return store.UploadInfo{}, fmt.Errorf("minio: upload %s/%s: %w", bucket, key, store.ErrNoSuchUpload)
+	}
+	t, _ := time.Parse(time.RFC3339Nano, m[recTime])
+	return store.UploadInfo{Key: key, UploadID: uploadID, Initiated: t, Meta: splitFields(m)}, nil
+}
+
+func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, part int, r io.Reader, size int64, partMeta store.Metadata) (store.PartInfo, error) {
+	if err := s.checkUpload(bucket, key, uploadID); err != nil {
+		return store.PartInfo{}, err
+	}
+	if part < 1 || part > maxParts {
+		return store.PartInfo{}, fmt.Errorf("minio: part number %d: %w", part, store.ErrInvalidPart)
+	}
+	if size < 0 {
+		// A part upload needs its length up front; spool to a temp file
+		// rather than hold up to 5 GiB in memory.
+		f, n, err := spoolTemp(ctx, r)
+		if err != nil {
+			return store.PartInfo{}, fmt.Errorf("minio: upload part %d: %w", part, err)
+		}
+		defer func() { f.Close(); os.Remove(f.Name()) }()
+		r, size = f, n
+	}
+	tr := &trackingReader{r: r}
+	p, err := s.core.PutObjectPart(ctx, bucket, key, uploadID, part, tr, size, minio.PutObjectPartOptions{DisableContentSha256: true})
+	if err != nil {
+		return store.PartInfo{}, tr.failure(err, size, "minio: upload part %s/%s #%d", bucket, key, part)
+	}
+	etag := strings.Trim(p.ETag, `"`)
+	rec := withFields(map[string]string{recETag: etag}, partMeta)
+	if err := s.putRecord(ctx, bucket, partRecord(uploadID, part), rec); err != nil {
+		return store.PartInfo{}, mapErr(err, "minio: upload part %s/%s #%d: record", bucket, key, part)
+	}
+	return store.PartInfo{Number: part, Size: size, ETag: etag, LastModified: time.Now().UTC(), Meta: partMeta.Clone()}, nil
+}
+
+func spoolTemp(ctx context.Context, r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp("", "ssegate-part-")
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := io.Copy(f, ctxReader{ctx, r})
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, err
+	}
+	return f, n, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) ([]store.PartInfo, error) {
+	if err := s.checkUpload(bucket, key, uploadID); err != nil {
+		return nil, err
+	}
+	var backend []minio.ObjectPart
+	marker := 0
+	for {
+		res, err := s.core.ListObjectParts(ctx, bucket, key, uploadID, marker, 1000)
+		if err != nil {
+			return nil, mapErr(err, "minio: list parts %s/%s", bucket, key)
+		}
+		backend = append(backend, res.ObjectParts...)
+		if !res.IsTruncated || res.NextPartNumberMarker <= marker {
+			break
+		}
+		marker = res.NextPartNumberMarker
+	}
+	records, err := s.partRecords(ctx, bucket, uploadID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.PartInfo, 0, len(backend))
+	for _, p := range backend {
+		etag := strings.Trim(p.ETag, `"`)
+		rec, ok := records[p.PartNumber]
+		if !ok || rec[recETag] != etag {
+			continue // record missing or from a racing re-upload: see doc.go
+		}
+		out = append(out, store.PartInfo{Number: p.PartNumber, Size: p.Size, ETag: etag, LastModified: p.LastModified, Meta: splitFields(rec)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out, nil
+}
+
+// partRecords reads all part records of an upload, one listing page per
+// thousand parts.
+func (s *Store) partRecords(ctx context.Context, bucket, id string) (map[int]store.Metadata, error) {
+	out := map[int]store.Metadata{}
+	prefix := uploadPrefix(id) + "part-"
+	after := ""
+	for {
+		page, err := s.listPage(ctx, bucket, prefix, "", after, 1000, true)
+		if err != nil {
+			return nil, mapErr(err, "minio: part records %s", id)
+		}
+		for _, o := range page.Contents {
+			var n int
+			if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, prefix), "%d", &n); err != nil {
+				continue
+			}
+			m, err := fromUserMetadata(userMeta(o.UserMetadata))
+			if err != nil {
+				return nil, err
+			}
+			out[n] = m
+			after = o.Key
+		}
+		if !page.IsTruncated || len(page.Contents) == 0 {
+			return out, nil
+		}
+	}
+}
+
+func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID string, parts []store.CompletePart, meta store.Metadata) (store.ObjectInfo, error) {
+	if err := s.checkUpload(bucket, key, uploadID); err != nil {
+		return store.ObjectInfo{}, err
+	}
+	if len(parts) == 0 {
+		return store.ObjectInfo{}, fmt.Errorf("minio: complete: no parts: %w", store.ErrInvalidPart)
+	}
+	have, err := s.ListParts(ctx, bucket, key, uploadID)
+	if err != nil {
+		return store.ObjectInfo{}, err
+	}
+	byNum := make(map[int]string, len(have))
+	for _, p := range have {
+		byNum[p.Number] = p.ETag
+	}
+	cps := make([]minio.CompletePart, len(parts))
+	for i, p := range parts {
+		if i > 0 && p.Number <= parts[i-1].Number {
+			return store.ObjectInfo{}, fmt.Errorf("minio: complete: parts not ascending: %w", store.ErrInvalidPart)
+		}
+		if etag, ok := byNum[p.Number]; !ok || etag != p.ETag {
+			return store.ObjectInfo{}, fmt.Errorf("minio: complete: part %d: %w", p.Number, store.ErrInvalidPart)
+		}
+		cps[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
+	}
+	if _, err := s.core.CompleteMultipartUpload(ctx, bucket, key, uploadID, cps, minio.PutObjectOptions{}); err != nil {
+		return store.ObjectInfo{}, mapErr(err, "minio: complete %s/%s", bucket, key)
+	}
+	// S3 cannot set metadata at completion, so the final metadata is set
+	// with a self-copy (REPLACE), which MinIO does in place for any size.
+	// Crash window: if we die between the two calls, the object exists with
+	// the metadata given at CreateMultipart. The gateway must therefore put
+	// everything needed to read the object into that metadata already, or
+	// treat such an object as unreadable rather than misread it.
+	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, UserMetadata: toUserMetadata(meta), ReplaceMetadata: true}
+	if _, err := s.client.CopyObject(ctx, dst, minio.CopySrcOptions{Bucket: bucket, Object: key}); err != nil {
+		return store.ObjectInfo{}, mapErr(err, "minio: complete %s/%s: set metadata", bucket, key)
+	}
+	s.removeRecords(context.WithoutCancel(ctx), bucket, uploadID)
+	return s.Head(ctx, bucket, key)
+}
+
+func (s *Store) AbortMultipart(ctx context.Context, bucket, key, uploadID string) error {
+	if err := s.checkUpload(bucket, key, uploadID); err != nil {
+		return err
+	}
+	if err := s.core.AbortMultipartUpload(ctx, bucket, key, uploadID); err != nil {
+		return mapErr(err, "minio: abort %s/%s", bucket, key)
+	}
+	return s.removeRecords(context.WithoutCancel(ctx), bucket, uploadID)
+}
+
+// removeRecords deletes an upload's hidden records. A failure leaves
+// invisible garbage, never a wrong result: records of an unknown upload
+// are never consulted.
+func (s *Store) removeRecords(ctx context.Context, bucket, id string) error {
+	objs := s.client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: uploadPrefix(id), Recursive: true})
+	for e := range s.client.RemoveObjects(ctx, bucket, objs, minio.RemoveObjectsOptions{}) {
+		if e.Err != nil {
+			return mapErr(e.Err, "minio: remove upload records %s", id)
+		}
+	}
+	return nil
+}
+
+// ListMultipartUploads reads our upload records rather than the backend's
+// list: MinIO lists uploads only for an exact key, not for a prefix. A
+// record outlives its upload only after a crash between completing (or
+// aborting) and removing the record; such an entry fails later calls with
+// ErrNoSuchUpload.
+func (s *Store) ListMultipartUploads(ctx context.Context, bucket, prefix string) ([]store.UploadInfo, error) {
+	if err := store.CheckBucketName(bucket); err != nil {
+		return nil, err
+	}
+	var out []store.UploadInfo
+	base := sysPrefix + "mpu/"
+	after := ""
+	for {
+		page, err := s.listPage(ctx, bucket, base, "", after, 1000, true)
+		if err != nil {
+			return nil, mapErr(err, "minio: list uploads %s", bucket)
+		}
+		for _, o := range page.Contents {
+			after = o.Key
+			id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, base), "/upload")
+			if !ok || checkUploadID(id) != nil {
+				continue
+			}
+			m, err := fromUserMetadata(userMeta(o.UserMetadata))
+			if err != nil || !strings.HasPrefix(m[recKey], prefix) {
+				continue
+			}
+			t, _ := time.Parse(time.RFC3339Nano, m[recTime])
+			out = append(out, store.UploadInfo{Key: m[recKey], UploadID: id, Initiated: t, Meta: splitFields(m)})
+		}
+		if !page.IsTruncated || len(page.Contents) == 0 {
+			break
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Key != out[j].Key {
+			return out[i].Key < out[j].Key
+		}
+		return out[i].Initiated.Before(out[j].Initiated)
+	})
+	return out, nil
+}
