@@ -200,3 +200,10 @@ func newMD5() interface {
 }
 
 func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func hexSHA256Of(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
