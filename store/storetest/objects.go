@@ -146,7 +146,8 @@ func testMetadata(t *testing.T, s store.Store) {
 		{"Punctuation", store.Metadata{"p": `a=b; c="d", e/f+g%20?~!@#$^&*()[]{}|\<>`}},
 		{"Spaces", store.Metadata{"inner": "a  b", "lead": " x", "trail": "x ", "blank": " "}},
 		{"EmptyValue", store.Metadata{"e": ""}},
-		{"EncodedWordLookalike", store.Metadata{"q": "=?UTF-8?B?aGVsbG8=?="}},
+		{"HeaderLookalikeKeys", store.Metadata{"content-type": "a/b", "cache-control": "no", "x-amz-acl": "public-read", "expires": "0", "x-minio-internal": "1"}},
+		{"EncodedWordLookalike", store.Metadata{"q": "=?UTF-8?B?aGVsbG8=?=", "r": "~bmarker-lookalike"}},
 		{"LongValue1900", store.Metadata{"long": strings.Repeat("L", 1900)}},
 		{"TotalAtLimit", metaOfSize(store.MaxMetadataSize)},
 	}

@@ -1,0 +1,198 @@
+package fs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ssegate/ssegate/store"
+	"github.com/ssegate/ssegate/store/fs"
+)
+
+// walkNames returns every path below dir, relative to it.
+func walkNames(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestTrickyKeysStayInsideRootAndRoundTrip(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "root")
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a//b", "./x", "x/./y", "x/.", ".", "...", ".../x", "a/b//", "%2e%2e/x", "..%2fx", "a\\..\\..\\x",
+		".sys", ".sys/config/encryption", ".tmp/x", "d.x/m.y", "o.0123", "hd.x", "%", "%zz", "tab\there", "nl\nhere",
+		strings.Repeat("k", 300), strings.Repeat("é", 400) + "/leaf", "dir/" + strings.Repeat("z", 1000)}
+	for _, k := range keys {
+		if _, err := s.Put(ctx, "bkt", k, strings.NewReader("v:"+k), -1, store.Metadata{"k": "v"}); err != nil {
+			t.Fatalf("Put(%q): %v", k, err)
+		}
+	}
+	for _, k := range keys {
+		rc, _, err := s.Get(ctx, "bkt", k, 0, -1)
+		if err != nil {
+			t.Fatalf("Get(%q): %v", k, err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(got) != "v:"+k {
+			t.Fatalf("Get(%q) = %q", k, got)
+		}
+	}
+	res, err := s.List(ctx, "bkt", store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, o := range res.Objects {
+		listed = append(listed, o.Key)
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	if !slices.Equal(listed, want) {
+		t.Fatalf("List = %q\nwant %q", listed, want)
+	}
+	// Config blobs are untouched by keys that look like system paths.
+	if _, err := s.GetBucketConfig(ctx, "bkt", "encryption"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a key named like a config blob created one: %v", err)
+	}
+	if names, _ := os.ReadDir(parent); len(names) != 1 {
+		t.Fatalf("files created next to root: %v", names)
+	}
+	for _, p := range walkNames(t, root) {
+		for _, name := range strings.Split(p, string(filepath.Separator)) {
+			if len(name) > 255 {
+				t.Fatalf("file name longer than 255 bytes: %q", name)
+			}
+		}
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, "bkt", k); err != nil {
+			t.Fatalf("Delete(%q): %v", k, err)
+		}
+	}
+	if err := s.DeleteBucket(ctx, "bkt"); err != nil {
+		t.Fatalf("DeleteBucket after deleting everything: %v", err)
+	}
+}
+
+func TestCorruptSidecarCannotNameFileOutsideItsDirectory(t *testing.T) {
+	root := t.TempDir()
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader("x"), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "secret"), []byte("secret"), 0o600)
+	side := filepath.Join(root, "bkt", "m.k")
+	data, _ := os.ReadFile(side)
+	bad := bytes.Replace(data, []byte(`"data":"o.`), []byte(`"data":"../../secret","x":"`), 1)
+	if bytes.Equal(bad, data) {
+		t.Fatal("test could not corrupt the sidecar")
+	}
+	os.WriteFile(side, bad, 0o600)
+	if _, _, err := s.Get(ctx, "bkt", "k", 0, -1); err == nil {
+		t.Fatal("Get followed a data name outside the key's directory")
+	}
+}
+
+func TestNewRemovesStaleTempFiles(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, ".tmp", "dir"), 0o700)
+	os.WriteFile(filepath.Join(root, ".tmp", "data-stale"), []byte("x"), 0o600)
+	if _, err := fs.New(root); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, ".tmp")); len(ents) != 0 {
+		t.Fatalf("stale temp files survive New: %v", ents)
+	}
+}
+
+func TestFailedWritesLeaveNoTempFiles(t *testing.T) {
+	root := t.TempDir()
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	s.Put(ctx, "bkt", "short", strings.NewReader("abc"), 10, nil)
+	s.Put(ctx, "bkt", "fail", io.MultiReader(strings.NewReader("abc"), iotestErrReader{}), -1, nil)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	s.Put(cctx, "bkt", "cancelled", strings.NewReader("abc"), 3, nil)
+	id, _ := s.CreateMultipart(ctx, "bkt", "mp", nil)
+	s.UploadPart(ctx, "bkt", "mp", id, 1, strings.NewReader("ab"), 5, nil)
+	if ents, _ := os.ReadDir(filepath.Join(root, ".tmp")); len(ents) != 0 {
+		t.Fatalf("failed writes left temp files: %v", ents)
+	}
+	res, _ := s.List(ctx, "bkt", store.ListOptions{})
+	if len(res.Objects) != 0 {
+		t.Fatalf("failed writes left objects: %+v", res.Objects)
+	}
+}
+
+type iotestErrReader struct{}
+
+func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("boom") }
+
+func TestMetadataBeyondS3LimitIsKept(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	meta := store.Metadata{"a": strings.Repeat("a", 3000), "b": strings.Repeat("b", 3000)}
+	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader(""), 0, meta); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Head(ctx, "bkt", "k")
+	if err != nil || h.Meta["a"] != meta["a"] || h.Meta["b"] != meta["b"] {
+		t.Fatalf("Head = %v", err)
+	}
+}
+
+func TestDeleteRemovesEmptyDirectories(t *testing.T) {
+	root := t.TempDir()
+	s, _ := fs.New(root)
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	s.Put(ctx, "bkt", "a/b/c/d", strings.NewReader("x"), 1, nil)
+	s.Put(ctx, "bkt", "a/keep", strings.NewReader("x"), 1, nil)
+	if err := s.Delete(ctx, "bkt", "a/b/c/d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "bkt", "d.a", "d.b")); !errors.Is(err, iofs.ErrNotExist) {
+		t.Fatalf("empty directory d.a/d.b left behind: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "bkt", "d.a", "m.keep")); err != nil {
+		t.Fatalf("sibling lost: %v", err)
+	}
+}
