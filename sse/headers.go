@@ -97,7 +97,7 @@ func ParsePutHeaders(h http.Header) (Request, error) {
 		req.Mode = ModeSSEKMS
 		req.KMSKeyID = keyID
 		if hasCtx {
-			m, err := parseEncryptionContext(ctx)
+			m, err := ParseEncryptionContext(ctx)
 			if err != nil {
 				return Request{}, err
 			}
@@ -126,7 +126,11 @@ func ParsePutHeaders(h http.Header) (Request, error) {
 // encryption contexts to a few KB).
 const maxContextLength = 4096
 
-func parseEncryptionContext(v string) (map[string]string, error) {
+// ParseEncryptionContext decodes an x-amz-server-side-encryption-context
+// value (base64 of a JSON object of strings), e.g. the one stored in
+// ObjectMeta.EncryptionContext when a GET rebuilds the KMS context.
+// ErrInvalidEncryptionContext if malformed or using the reserved aws: prefix.
+func ParseEncryptionContext(v string) (map[string]string, error) {
 	if len(v) > maxContextLength {
 		return nil, ErrInvalidEncryptionContext
 	}
@@ -199,4 +203,21 @@ func headerValue(h http.Header, name string) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(v[0]), true
+}
+
+// KMSContext is the KMS encryption context S3 binds to an object's data
+// key: the user's context plus "aws:s3:arn" naming the object, or the
+// bucket when S3 Bucket Keys are enabled (the data key is then shared per
+// bucket).
+func KMSContext(bucket, object string, bucketKey bool, user map[string]string) map[string]string {
+	ctx := make(map[string]string, len(user)+1)
+	for k, v := range user {
+		ctx[k] = v
+	}
+	if bucketKey {
+		ctx["aws:s3:arn"] = "arn:aws:s3:::" + bucket
+	} else {
+		ctx["aws:s3:arn"] = "arn:aws:s3:::" + bucket + "/" + object
+	}
+	return ctx
 }

@@ -148,3 +148,18 @@ func TestSetResponseHeadersNeverEchoesKeys(t *testing.T) {
 		t.Fatalf("SSE-KMS response headers %v", h)
 	}
 }
+
+func TestKMSContextBindsObjectOrBucket(t *testing.T) {
+	user := map[string]string{"team": "a"}
+	c := KMSContext("b", "k/x", false, user)
+	if c["aws:s3:arn"] != "arn:aws:s3:::b/k/x" || c["team"] != "a" || len(user) != 1 {
+		t.Fatalf("object context %v", c)
+	}
+	if c := KMSContext("b", "k/x", true, nil); c["aws:s3:arn"] != "arn:aws:s3:::b" {
+		t.Fatalf("bucket-key context %v", c)
+	}
+	ctx := base64.StdEncoding.EncodeToString([]byte(`{"team":"a"}`))
+	if m, err := ParseEncryptionContext(ctx); err != nil || m["team"] != "a" {
+		t.Fatalf("ParseEncryptionContext: %v %v", m, err)
+	}
+}
