@@ -3,24 +3,38 @@
 // with each object, and parsing of the S3 SSE request headers.
 //
 // It is a pure library: no HTTP server, no backend, no KMS. Callers supply
-// key-encryption keys (from the KMS or derived from an SSE-C key) and a
-// function that fetches ciphertext byte ranges. The format is specified in
+// key-encryption keys (a KMS data key, or DeriveSSECKEK of an SSE-C key) and
+// a function that fetches ciphertext byte ranges. The format is specified in
 // docs/format.md; golden vectors in testdata/ pin it.
 //
-// Typical use by the gateway:
+// PutObject (single part = part 0):
 //
-//	// PUT
+//	req, err := sse.ParsePutHeaders(r.Header)          // typed errors → S3 codes
 //	dek, _ := sse.NewObjectKey()
-//	meta := &sse.ObjectMeta{Mode: sse.ModeSSES3, Suite: sse.DefaultSuite(), ...}
-//	_ = meta.SealKey(kek, dek, bucket, object)
+//	meta := &sse.ObjectMeta{Mode: sse.ModeSSES3, Suite: sse.DefaultSuite(),
+//		KMSKeyARN: arn, KMSBlob: blob}                  // SSE-C: SSECSalt, SSECKeyHash, SSECKeyMD5
 //	body, _ := sse.EncryptReader(plain, dek, 0, meta.Suite)
-//	// ... store body (sse.EncryptedSize(n) bytes); after reading it all,
-//	// set meta.Size / meta.ETag, then meta.Encode() into backend metadata.
+//	// store body: sse.EncryptedSize(n) bytes; then set meta.Size, meta.ETag
+//	_ = meta.SealKey(kek, dek, bucket, key)
+//	entries, _ := meta.Encode()                         // {"ssegate": "1.…"}, merge into backend metadata
 //
-//	// GET
-//	meta, _ := sse.DecodeObjectMeta(backendMeta)
-//	dek, err := meta.UnsealKey(kek, bucket, object) // verifies the metadata MAC
-//	rc, _ := sse.NewObjectReader(ctx, fetch, meta, dek, off, n)
+// GetObject / HeadObject:
+//
+//	ck, err := sse.CheckReadHeaders(r.Header)           // SSE-C key or nil
+//	meta, err := sse.DecodeObjectMeta(backendMeta)      // ErrBadMetadata
+//	err = meta.CheckSSECKey(ck.Key)                     // SSE-C only: ErrKeyMismatch → 403
+//	dek, err := meta.UnsealKey(kek, bucket, key)        // verifies the metadata MAC: ErrTampered
+//	off, n, partial, err := sse.ParseRange(r.Header.Get("Range"), meta.Size)
+//	rc, err := sse.NewObjectReader(ctx, fetch, meta, dek, off, n)
+//	meta.SetResponseHeaders(w.Header())
+//
+// Multipart: CreateMultipartUpload seals a fresh DEK into the upload's
+// metadata; UploadPart n unseals it and streams EncryptReader(part, dek, n,
+// suite), recording PartMeta (plaintext size and MD5); Complete fills
+// meta.Parts (part numbers and plaintext sizes, in the client's order),
+// meta.Size and meta.ETag (MultipartETag) and re-encodes. GET ?partNumber=N
+// uses meta.PartRange(N). Copy and rename are metadata-only: UnsealKey with
+// the source names, SealKey with the destination's KEK and names.
 //
 // Errors are sentinels checked with errors.Is; each documents the S3 error
 // code the gateway's table should map it to. No error message, log or

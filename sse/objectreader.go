@@ -57,6 +57,9 @@ type objectReader struct {
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
+	if len(p) == 0 && r.err == nil {
+		return 0, nil // the loop below relies on progress
+	}
 	for r.err == nil {
 		if r.cur == nil {
 			if len(r.segs) == 0 {

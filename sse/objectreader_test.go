@@ -1,8 +1,10 @@
 package sse
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 )
 
@@ -28,5 +30,40 @@ func TestObjectReaderRefusesUnauthenticatedMetadata(t *testing.T) {
 	}
 	if m.StoredSize() != EncryptedSize(m.Size) {
 		t.Fatal("StoredSize")
+	}
+}
+
+func TestObjectReaderSmallAndEmptyReads(t *testing.T) {
+	dek := detKey("dek")
+	parts := []PartLayout{{1, PackageSize + 5}, {2, 7}}
+	meta := layoutMeta(SuiteAES256GCM, parts)
+	meta.macKey = metaKey(dek)
+	plain := detBytes("p", int(meta.Size))
+	ms := &memStore{blob: encryptParts(t, dek, SuiteAES256GCM, parts, plain, newDetRand("n"))}
+	rc, err := NewObjectReader(context.Background(), ms.fetch, meta, dek, 3, meta.Size-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var got []byte
+	buf := make([]byte, 3)
+	for {
+		if n, err := rc.Read(buf[:0]); n != 0 || err != nil {
+			t.Fatalf("empty read: %d, %v", n, err)
+		}
+		n, err := rc.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, plain[3:]) {
+		t.Fatal("3-byte reads return wrong plaintext")
+	}
+	if ms.fetches != 1 {
+		t.Fatalf("%d fetches", ms.fetches)
 	}
 }
