@@ -85,7 +85,6 @@ func (s *Server) headBucket(w http.ResponseWriter, r *http.Request) error {
 }
 
 // DeleteBucket: 204; the store refuses a bucket that still has objects.
-// Pending uploads are aborted first, as S3 deletes them with the bucket.
 func (s *Server) deleteBucket(w http.ResponseWriter, r *http.Request) error {
 	bucket := requestInfo(r).bucket
 	if err := s.deps.Store.DeleteBucket(r.Context(), bucket); err != nil {

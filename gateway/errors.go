@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/ssegate/ssegate/gateway/checksum"
 	"github.com/ssegate/ssegate/gateway/sigv4"
 	"github.com/ssegate/ssegate/kms"
 	"github.com/ssegate/ssegate/store"
@@ -73,8 +74,6 @@ var (
 	errInvalidStorageClass    = &apiError{"InvalidStorageClass", 400, "The storage class you specified is not valid"}
 	errInvalidObjectName      = &apiError{"InvalidArgument", 400, "Object key is not valid UTF-8 or is empty."}
 	errMaxMessageLengthExceed = &apiError{"MaxMessageLengthExceeded", 400, "Your request was too big."}
-	errInvalidChecksumAlgo    = &apiError{"InvalidRequest", 400, "Value for x-amz-checksum-algorithm header is invalid."}
-	errChecksumMismatch       = &apiError{"BadDigest", 400, "The checksum value that you specified did not match what the server received."}
 )
 
 // errorTable maps the sentinel errors of our packages to S3 errors. It is
@@ -119,6 +118,11 @@ var errorTable = []struct {
 	{sigv4.ErrInvalidChunkSize, &apiError{"InvalidChunkSizeError", 403, "Only chunks of up to 16 MiB are supported."}},
 	{sigv4.ErrMalformedTrailer, &apiError{"MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema."}},
 
+	// Integrity (gateway/checksum); the message comes from the error.
+	{checksum.ErrInvalidDigest, errInvalidDigest},
+	{checksum.ErrBadDigest, errBadDigest},
+	{checksum.ErrInvalidChecksum, errInvalidRequest},
+
 	// AWS passes KMS errors through to S3 clients as KMS.<type>.
 	{kms.ErrNotFound, &apiError{"KMS.NotFoundException", 400, "Invalid keyId"}},
 	{kms.ErrDisabled, &apiError{"KMS.DisabledException", 400, "The KMS key is disabled."}},
@@ -141,7 +145,7 @@ func toAPIError(err error) (api *apiError, internal bool) {
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {
-			if msg := sigv4.Message(err); msg != "" {
+			if msg := sigv4.Message(err) + checksum.Message(err); msg != "" {
 				return m.api.with(msg), false
 			}
 			return m.api, false

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/ssegate/ssegate/gateway/checksum"
 	"github.com/ssegate/ssegate/store"
 )
 
@@ -201,8 +202,8 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request) error {
 }
 
 func hasChecksumHeader(h http.Header) bool {
-	for algo := range checksumAlgos {
-		if h.Get("X-Amz-Checksum-"+algo) != "" {
+	for _, a := range checksum.Algorithms {
+		if h.Get(a.Header()) != "" {
 			return true
 		}
 	}

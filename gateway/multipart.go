@@ -53,8 +53,8 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("ETag", quoteETag(p.ETag))
-	if body.algo != "" {
-		w.Header().Set("x-amz-checksum-"+body.algo, body.Checksum())
+	if body.algo() != "" {
+		w.Header().Set("x-amz-checksum-"+body.algo(), body.Checksum())
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil

@@ -43,8 +43,8 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("ETag", quoteETag(info.ETag))
-	if body.algo != "" {
-		w.Header().Set("x-amz-checksum-"+body.algo, body.Checksum())
+	if body.algo() != "" {
+		w.Header().Set("x-amz-checksum-"+body.algo(), body.Checksum())
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil

@@ -163,8 +163,8 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 		}
 		md[metaSize] = strconv.FormatInt(body.size, 10)
 		md[metaETag] = hex.EncodeToString(sum)
-		if body.algo != "" && body.wantCk != "" {
-			md[metaChecksum] = body.algo + ":" + body.wantCk
+		if body.algo() != "" && body.exp.Value != "" {
+			md[metaChecksum] = body.algo() + ":" + body.exp.Value
 		}
 		si, err := o.store.Put(ctx, bucket, key, body, body.size, md)
 		if err != nil {
@@ -183,8 +183,8 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 	}
 	md[metaSize] = strconv.FormatInt(body.size, 10)
 	md[metaETag] = hex.EncodeToString(body.MD5())
-	if body.algo != "" {
-		md[metaChecksum] = body.algo + ":" + body.Checksum()
+	if body.algo() != "" {
+		md[metaChecksum] = body.algo() + ":" + body.Checksum()
 	}
 	si, err := o.store.CompleteMultipart(ctx, bucket, key, id, []store.CompletePart{{Number: 1, ETag: pi.ETag}}, md)
 	if err != nil {

@@ -48,9 +48,8 @@ func readXML(r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return errMaxMessageLengthExceed
 		}
-		var ae *apiError
-		if errors.As(err, &ae) {
-			return ae // a signature or checksum failure of the body
+		if _, internal := toAPIError(err); !internal {
+			return err // a signature, framing or checksum failure of the body
 		}
 		return errMalformedXML
 	}
