@@ -52,8 +52,13 @@ func newAWS(t testing.TB, tg target) *awsCLI {
 	return &awsCLI{t: t, bin: bin, env: env, tg: tg}
 }
 
+// args adds the endpoint and a short read timeout. aws-cli 2.9 on Python
+// 3.11 sometimes misparses the response after "Expect: 100-continue"
+// (urllib3 MissingHeaderBodySeparatorDefect, seen against MinIO too) and
+// then waits for the 60 s default read timeout before retrying; 15 s keeps
+// the retry but not the minute-long stall.
 func (a *awsCLI) args(args []string) []string {
-	return append([]string{"--endpoint-url", a.tg.Endpoint, "--output", "json"}, args...)
+	return append([]string{"--endpoint-url", a.tg.Endpoint, "--output", "json", "--cli-read-timeout", "15"}, args...)
 }
 
 // run runs aws with args and fails the test on error.
