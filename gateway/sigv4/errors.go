@@ -80,8 +80,8 @@ var (
 	ErrContentSHA256Mismatch = errors.New("sigv4: body does not match x-amz-content-sha256")
 
 	// ErrPayloadTooLarge: a request without x-amz-content-sha256 (KMS API)
-	// whose body exceeds MaxHashedBody. 413 RequestEntityTooLarge? AWS KMS
-	// answers 413; the S3 side never reaches this.
+	// whose body exceeds Options.MaxHashedBody. 413 (KMS: ValidationException);
+	// S3 requests never reach this because they must send the header.
 	ErrPayloadTooLarge = errors.New("sigv4: body too large to hash")
 
 	// ErrMissingDecodedContentLength: an aws-chunked request without a valid
