@@ -26,7 +26,12 @@ type Store struct {
 	noSync bool
 	// locks serialise the read-old-sidecar-and-replace step per key (striped).
 	locks [256]sync.Mutex
-	bufs  sync.Pool
+	// dirLocks keep Delete's removal of empty directories from racing with
+	// a writer that has created a directory but not yet put a file in it:
+	// writers hold a read lock from creating the directories until their
+	// data file is inside, Delete a write lock while removing directories.
+	dirLocks [64]sync.RWMutex
+	bufs     sync.Pool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -76,6 +81,12 @@ func (s *Store) lockFor(parts ...string) *sync.Mutex {
 		h.Write([]byte{0})
 	}
 	return &s.locks[h.Sum32()%uint32(len(s.locks))]
+}
+
+func (s *Store) dirLock(bucket string) *sync.RWMutex {
+	h := fnv.New32a()
+	h.Write([]byte(bucket))
+	return &s.dirLocks[h.Sum32()%uint32(len(s.dirLocks))]
 }
 
 func newGen() string {

@@ -196,3 +196,34 @@ func TestDeleteRemovesEmptyDirectories(t *testing.T) {
 		t.Fatalf("sibling lost: %v", err)
 	}
 }
+
+func TestConcurrentPutsAndDeletesInSharedDirectories(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	done := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			var err error
+			for i := range 40 {
+				key := "x/y/z/" + string(rune('a'+w)) + "/" + string(rune('a'+i%3))
+				if _, err = s.Put(ctx, "bkt", key, strings.NewReader("v"), 1, nil); err != nil {
+					break
+				}
+				if err = s.Delete(ctx, "bkt", key); err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Errorf("concurrent Put/Delete: %v", err)
+		}
+	}
+	res, err := s.List(ctx, "bkt", store.ListOptions{})
+	if err != nil || len(res.Objects) != 0 {
+		t.Fatalf("List after all deletes = %+v, %v", res.Objects, err)
+	}
+}

@@ -101,22 +101,21 @@ func (s *Store) mkHashedDir(path, seg string) error {
 	return nil
 }
 
-// commit makes the spooled data the object key. Retries cover a concurrent
-// Delete removing an (empty) parent directory between our steps.
+// commit makes the spooled data the object key.
 func (s *Store) commit(bucket, bucketDir, key string, sp spooled, meta store.Metadata) (store.ObjectInfo, error) {
 	dir, side := objPath(bucketDir, key)
 	dataName := "o." + newGen()
-	var err error
-	for range 10 {
-		if err = s.ensureDir(bucketDir, key); err != nil {
-			break
-		}
-		if err = os.Rename(sp.path, filepath.Join(dir, dataName)); !errors.Is(err, iofs.ErrNotExist) {
-			break
-		}
+	dl := s.dirLock(bucket)
+	dl.RLock()
+	err := s.ensureDir(bucketDir, key)
+	if err == nil {
+		err = os.Rename(sp.path, filepath.Join(dir, dataName))
+	}
+	dl.RUnlock()
+	// From here on the directory holds our data file, so it stays.
+	if errors.Is(err, iofs.ErrNotExist) {
 		if _, serr := os.Stat(bucketDir); serr != nil {
 			err = fmt.Errorf("fs: put %s/%s: %w", bucket, key, store.ErrNoSuchBucket)
-			break
 		}
 	}
 	if err != nil {
@@ -301,12 +300,15 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	}
 	os.Remove(filepath.Join(dir, sc.Data))
 	// Best effort: drop now-empty plain parent directories so listings
-	// stay fast. A concurrent Put recreates what it needs (see commit).
+	// stay fast (see dirLocks for the race with writers).
 	bdir := s.bucketDir(bucket)
 	d := dir
+	dl := s.dirLock(bucket)
+	dl.Lock()
 	for d != bdir && strings.HasPrefix(filepath.Base(d), "d.") && os.Remove(d) == nil {
 		d = filepath.Dir(d)
 	}
+	dl.Unlock()
 	if err := s.syncDir(d); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		return fmt.Errorf("fs: delete %s/%s: %w", bucket, key, err)
 	}

@@ -24,6 +24,9 @@ type Config struct {
 	Region    string // default us-east-1
 	// Insecure skips TLS certificate verification (test setups only).
 	Insecure bool
+	// MaxRetries bounds minio-go's retries of failed requests; 0 keeps its
+	// default (10, with backoff: a dead backend answers after seconds).
+	MaxRetries int
 }
 
 // String never shows the secret key.
@@ -72,6 +75,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		Transport:    tr,
 		Region:       cfg.Region,
 		BucketLookup: minio.BucketLookupPath,
+		MaxRetries:   cfg.MaxRetries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("minio: client: %w", err)

@@ -68,7 +68,7 @@ func FindBinary() (string, error) {
 }
 
 // Start runs "minio server dir" on free loopback ports and returns once the
-// server answers its liveness probe (at most 60 s). Call Stop when done.
+// object layer is up (at most 60 s). Call Stop when done.
 func Start(ctx context.Context, dir string) (*Server, error) {
 	bin, err := FindBinary()
 	if err != nil {
@@ -131,7 +131,9 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 	return s, nil
 }
 
-// waitReady polls the liveness endpoint; it gives up early if the process
+// waitReady polls the cluster health endpoint: the liveness and readiness
+// probes answer 200 (with "X-Minio-Server-Status: unavailable") before the
+// object layer takes requests. It gives up early if the process
 // exits.
 func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
@@ -140,7 +142,7 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/minio/health/live", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/minio/health/cluster", nil)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
