@@ -31,7 +31,9 @@ func TestLifecycleRules(t *testing.T) {
 		{"tag with aws: prefix", nil, func(tc *testCore, id string) error { return tc.TagResource(ctx, id, map[string]string{"aws:x": "1"}) }, ErrTagException},
 		{"tag with empty key", nil, func(tc *testCore, id string) error { return tc.TagResource(ctx, id, map[string]string{"": "1"}) }, ErrTagException},
 		{"more than 50 tags", nil, func(tc *testCore, id string) error { return tc.TagResource(ctx, id, manyTags(51)) }, ErrLimitExceeded},
-		{"description too long", nil, func(tc *testCore, id string) error { return tc.UpdateKeyDescription(ctx, id, strings.Repeat("d", 8193)) }, ErrValidation},
+		{"description too long", nil, func(tc *testCore, id string) error {
+			return tc.UpdateKeyDescription(ctx, id, strings.Repeat("d", 8193))
+		}, ErrValidation},
 		{"alias with bad characters", nil, func(tc *testCore, id string) error { return tc.CreateAlias(ctx, "alias/bad name", id) }, ErrInvalidAliasName},
 		{"alias without prefix", nil, func(tc *testCore, id string) error { return tc.CreateAlias(ctx, "name", id) }, ErrInvalidAliasName},
 		{"alias under alias/aws/", nil, func(tc *testCore, id string) error { return tc.CreateAlias(ctx, "alias/aws/mine", id) }, ErrNotAuthorized},
