@@ -1,5 +1,3 @@
-//go:build ssegate_minio
-
 package main
 
 import (
