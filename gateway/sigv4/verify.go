@@ -97,6 +97,10 @@ func Verify(r *http.Request, creds Credentials, opts Options) (*Result, error) {
 	q := r.URL.Query()
 	auth := r.Header.Get("Authorization")
 	switch {
+	case len(r.Header.Values("Authorization")) > 1:
+		// Two Authorization headers: a proxy and the gateway could
+		// disagree about which one counts.
+		return nil, newErr(ErrAuthorizationHeaderMalformed, "The authorization header is malformed; only one Authorization header is allowed.")
 	case auth != "":
 		if q.Has("X-Amz-Signature") || q.Has("X-Amz-Credential") {
 			return nil, newErr(ErrAuthorizationQueryParameters, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")

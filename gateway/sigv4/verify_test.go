@@ -301,3 +301,29 @@ func TestResultFormattingHidesSigningKey(t *testing.T) {
 		}
 	}
 }
+
+func TestTwoAuthorizationHeadersAreRejected(t *testing.T) {
+	r := newReq(t, "GET", "/b/k")
+	signer().Sign(r, nil, "")
+	r.Header.Add("Authorization", r.Header.Get("Authorization"))
+	if _, err := sigv4.Verify(r, testCreds, opts()); !errors.Is(err, sigv4.ErrAuthorizationHeaderMalformed) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// SigV4 accepts the Date header when X-Amz-Date is absent; the signed
+// timestamp is still the ISO 8601 form of that date.
+func TestDateHeaderFallback(t *testing.T) {
+	r := newReq(t, "GET", "/b/k")
+	r.Header.Set("Date", testNow.Format(http.TimeFormat))
+	r.Header.Set("X-Amz-Content-Sha256", sigv4.UnsignedPayload)
+	names := []string{"date", "host", "x-amz-content-sha256"}
+	sig := signer().Signature(r, names, sigv4.UnsignedPayload)
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAK+"/20260314/us-east-1/s3/aws4_request, SignedHeaders=date;host;x-amz-content-sha256, Signature="+sig)
+	mustVerify(t, r, opts())
+
+	r.Header.Set("Date", testNow.Add(time.Second).Format(http.TimeFormat))
+	if _, err := sigv4.Verify(r, testCreds, opts()); !errors.Is(err, sigv4.ErrSignatureDoesNotMatch) {
+		t.Fatalf("changed Date: %v", err)
+	}
+}
