@@ -299,6 +299,9 @@ func decodeParts(s string) ([]int64, error) {
 				return nil, fmt.Errorf("decode %s: bad count %q", metaParts, cnt)
 			}
 		}
+		if len(sizes)+n > maxParts {
+			return nil, fmt.Errorf("decode %s: more than %d parts", metaParts, maxParts)
+		}
 		for ; n > 0; n-- {
 			sizes = append(sizes, size)
 		}
