@@ -327,3 +327,19 @@ func TestDateHeaderFallback(t *testing.T) {
 		t.Fatalf("changed Date: %v", err)
 	}
 }
+
+// A relay that drops the body (Content-Length: 0) of a request signed with
+// a payload hash must not produce an empty upload.
+func TestEmptiedBodyFailsSignedPayloadHash(t *testing.T) {
+	r := newReq(t, http.MethodPut, "/b/k")
+	signer().Sign(r, []byte("data"), "")
+	r.Body, r.ContentLength = http.NoBody, 0
+	res := mustVerify(t, r, opts())
+	pr, err := sigv4.NewPayloadReader(r, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(pr); !errors.Is(err, sigv4.ErrContentSHA256Mismatch) {
+		t.Fatalf("got %v", err)
+	}
+}
