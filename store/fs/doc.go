@@ -29,6 +29,12 @@
 // plus rename step is serialised per key inside the process, so concurrent
 // writers never leak or delete each other's data. One process per root.
 //
+// Copy hard-links the source's data file under a new generation name and
+// commits a new sidecar (falling back to a byte copy where links fail), so
+// a copy, including a self-copy that only changes metadata, never rewrites
+// data. A multipart Complete concatenates the parts into one data file; the
+// ETag of every object is the hex MD5 of its stored bytes.
+//
 // A crash between renaming data and renaming the sidecar leaves an
 // unreferenced o.<gen> file: garbage, never visible as an object.
 package fs

@@ -328,22 +328,12 @@ func (s *Store) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		return store.ObjectInfo{}, err
 	}
 	defer f.Close()
-	if srcBucket == dstBucket && srcKey == dstKey {
-		// Metadata update: a new sidecar naming the same data file.
-		nsc := *sc
-		nsc.Meta = meta.Clone()
-		if nsc.Meta == nil {
-			nsc.Meta = store.Metadata{}
-		}
-		nsc.MTime = time.Now().UTC()
-		_, side := objPath("", dstKey)
-		if err := s.replaceSidecar(dstBucket, sdir, side, &nsc); err != nil {
-			return store.ObjectInfo{}, fmt.Errorf("fs: copy %s/%s: %w", srcBucket, srcKey, err)
-		}
-		return nsc.info(), nil
-	}
-	// Hard-link the data into a temp name; fall back to copying the
-	// already-open file (which a concurrent overwrite cannot take away).
+	// Hard-link the data into a temp name and commit it like a Put. This
+	// holds for a self-copy too (a metadata update): reusing the data file
+	// name would let a concurrent overwrite, which removes the file its
+	// predecessor named, delete the data under our new sidecar. If the link
+	// fails (the source was overwritten meanwhile, or no hard links here),
+	// copy from the already-open file, which nothing can take away.
 	tmp := filepath.Join(s.tmp, "link-"+newGen())
 	if err := os.Link(filepath.Join(sdir, sc.Data), tmp); err != nil {
 		sp, err := s.spool(ctx, f, sc.Size)

@@ -54,6 +54,7 @@ func RunWith(t *testing.T, newStore func(t *testing.T) store.Store, limits Limit
 		{"Multipart", testMultipart},
 		{"InterruptedPut", testInterruptedPut},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"SelfCopyDuringOverwrites", testSelfCopyDuringOverwrites},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
