@@ -191,3 +191,34 @@ func setBody(r *http.Request, body []byte) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 }
+
+// An XML body is only acted on once its signed payload hash has been
+// checked, although the XML itself ends before the body does.
+func TestTamperedXMLBodyIsRefusedBeforeActing(t *testing.T) {
+	e := newEnv(t, false)
+	e.mkbucket("bkt")
+	e.put("bkt", "keep", []byte("x"))
+	signedFor := []byte(`<Delete><Object><Key>other</Key></Object></Delete>`)
+	sent := []byte(`<Delete><Object><Key>keep</Key></Object></Delete>`)
+	sum := md5Sum(sent)
+	r := e.newReq("POST", "/bkt?delete")
+	r.Header.Set("Content-MD5", base64.StdEncoding.EncodeToString(sum))
+	e.signer(time.Now()).Sign(r, sent, hexSHA256Of(signedFor))
+	wantStatusCode(t, e.send(r), 400, "XAmzContentSHA256Mismatch")
+	wantStatusCode(t, e.do("HEAD", "/bkt/keep", nil, nil), 200, "")
+}
+
+func TestTamperedTaggingBodyIsRefused(t *testing.T) {
+	e := newEnv(t, false)
+	e.mkbucket("bkt")
+	e.put("bkt", "obj", []byte("x"))
+	signedFor := []byte(`<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag></TagSet></Tagging>`)
+	sent := []byte(`<Tagging><TagSet><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>`)
+	r := e.newReq("PUT", "/bkt/obj?tagging")
+	e.signer(time.Now()).Sign(r, sent, hexSHA256Of(signedFor))
+	wantStatusCode(t, e.send(r), 400, "XAmzContentSHA256Mismatch")
+	resp := e.do("GET", "/bkt/obj?tagging", nil, nil)
+	if b, _ := io.ReadAll(resp.Body); bytes.Contains(b, []byte("<Value>2</Value>")) {
+		t.Fatalf("tampered tags applied: %s", b)
+	}
+}

@@ -36,14 +36,17 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.Write(out)
 }
 
-// readXML decodes a bounded request body into v; anything that does not
-// parse is MalformedXML, never a 500.
+// readXML reads a bounded request body to its end and then decodes it into
+// v. Reading to the end first matters: the signed payload hash, chunk
+// signatures and checksums are only verified at EOF, and an XML decoder
+// stops at the closing tag. Anything that does not parse is MalformedXML,
+// never a 500.
 func readXML(r *http.Request, v any) error {
 	if r.Body == nil {
 		return errMalformedXML
 	}
-	body := http.MaxBytesReader(nil, r.Body, maxXMLBody)
-	if err := xml.NewDecoder(body).Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxXMLBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return errMaxMessageLengthExceed
@@ -51,6 +54,9 @@ func readXML(r *http.Request, v any) error {
 		if _, internal := toAPIError(err); !internal {
 			return err // a signature, framing or checksum failure of the body
 		}
+		return errIncompleteBody
+	}
+	if err := xml.Unmarshal(body, v); err != nil {
 		return errMalformedXML
 	}
 	return nil
