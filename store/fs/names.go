@@ -11,14 +11,15 @@ import (
 const maxNameLen = 200
 
 // escape makes a key segment usable as part of a file name. '/' and NUL
-// cannot occur (keys are split on '/' and NUL is refused); we still escape
-// '%' (the escape character), control bytes and '\\' so names stay printable
-// and portable. Valid UTF-8 above ASCII is kept as is.
+// cannot occur (keys are split on '/' and NUL is refused) but are escaped
+// anyway, as are '%' (the escape character), control bytes and '\\', so
+// names stay printable and no input can ever form a path. Valid UTF-8
+// above ASCII is kept as is.
 func escape(seg string) string {
 	var b strings.Builder
 	for i := 0; i < len(seg); i++ {
 		c := seg[i]
-		if c < 0x20 || c == 0x7f || c == '%' || c == '\\' {
+		if c < 0x20 || c == 0x7f || c == '%' || c == '\\' || c == '/' {
 			b.WriteByte('%')
 			b.WriteByte("0123456789ABCDEF"[c>>4])
 			b.WriteByte("0123456789ABCDEF"[c&15])

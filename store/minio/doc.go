@@ -20,5 +20,12 @@
 // Listing with metadata uses MinIO's ListObjectsV2 extension "metadata=true"
 // so a page costs one request; other S3 servers would return no metadata.
 //
-// Limits found against MinIO: see meta.go.
+// Limits found against MinIO (single drive):
+//   - user metadata: store.MaxMetadataSize (2048 bytes counted with the
+//     "x-amz-meta-" prefix); more is refused (see meta.go);
+//   - a key segment longer than 255 bytes, and segments "", "." or ".."
+//     ("a//b", "./x") are refused (store.ErrInvalidKey);
+//   - an object "a" and objects below "a/" can both be stored and read, but
+//     listings then show only "a" (storetest.Limits.ObjectsHidePrefixes).
+//     Directory markers ("a/" with "a/b") are fine.
 package minio
