@@ -22,6 +22,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/ssegate/ssegate/store"
 	"github.com/ssegate/ssegate/store/fs"
 )
 
@@ -52,6 +53,12 @@ func newEnv(t testing.TB, tls bool) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvOn(t, st, tls)
+}
+
+// newEnvOn starts the gateway on st.
+func newEnvOn(t testing.TB, st store.Store, tls bool) *testEnv {
+	t.Helper()
 	srv, err := New(Config{Region: testRegion}, Deps{
 		Store: st,
 		Credentials: staticCreds{testAccessKey: {
