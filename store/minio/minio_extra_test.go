@@ -13,6 +13,7 @@ import (
 
 	"github.com/ssegate/ssegate/store"
 	"github.com/ssegate/ssegate/store/minio"
+	"github.com/ssegate/ssegate/store/storetest"
 	"github.com/ssegate/ssegate/store/storetest/miniotest"
 )
 
@@ -65,10 +66,7 @@ func TestWrongCredentialsAreNotMistakenForMissingThings(t *testing.T) {
 func TestSystemPrefixIsNotReachableByUserKeys(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	const b = "sysprefix-test"
-	if err := s.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	b := storetest.NewBucket(t, s)
 	if err := s.PutBucketConfig(ctx, b, "encryption", []byte("cfg")); err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +94,7 @@ func TestListPartsDropsPartWhoseRecordNamesAnotherETag(t *testing.T) {
 	srv := miniotest.Shared(t)
 	s := newStore(t)
 	ctx := context.Background()
-	const b = "partrecord-test"
-	if err := s.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	b := storetest.NewBucket(t, s)
 	id, err := s.CreateMultipart(ctx, b, "k", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -132,10 +127,7 @@ func TestListPartsDropsPartWhoseRecordNamesAnotherETag(t *testing.T) {
 func TestLargeCompletedUploadGetsFinalMetadata(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	const b = "bigmeta-test"
-	if err := s.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	b := storetest.NewBucket(t, s)
 	id, err := s.CreateMultipart(ctx, b, "big", store.Metadata{"stage": "created"})
 	if err != nil {
 		t.Fatal(err)
@@ -164,10 +156,7 @@ func TestLargeCompletedUploadGetsFinalMetadata(t *testing.T) {
 func TestMetadataOverLimitIsRefused(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	const b = "metalimit-test"
-	if err := s.CreateBucket(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	b := storetest.NewBucket(t, s)
 	_, err := s.Put(ctx, b, "k", strings.NewReader(""), 0, store.Metadata{"a": strings.Repeat("a", store.MaxMetadataSize)})
 	if err == nil {
 		t.Fatal("metadata over MaxMetadataSize accepted; update store.MaxMetadataSize and docs")

@@ -63,7 +63,13 @@ func RunWith(t *testing.T, newStore func(t *testing.T) store.Store, limits Limit
 	}
 }
 
-// newBucket creates a uniquely named bucket.
+// NewBucket creates a uniquely named bucket ("st-" and 12 hex digits), so
+// tests can share one store or one MinIO server.
+func NewBucket(t testing.TB, s store.Store) string {
+	t.Helper()
+	return newBucket(t, s)
+}
+
 func newBucket(t testing.TB, s store.Store) string {
 	t.Helper()
 	var b [6]byte
