@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/ssegate/ssegate/store"
@@ -93,7 +95,11 @@ func testMultipart(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := uploadPart(t, s, b, "keep", id, 1, []byte("only part"), nil)
+		// Size -1: the part streams until EOF.
+		p, err := s.UploadPart(ctx, b, "keep", id, 1, io.MultiReader(strings.NewReader("only part")), -1, nil)
+		if err != nil || p.Size != 9 {
+			t.Fatalf("UploadPart size -1 = %+v, %v", p, err)
+		}
 		up, _ := s.GetUpload(ctx, b, "keep", id)
 		if _, err := s.CompleteMultipart(ctx, b, "keep", id, []store.CompletePart{{Number: 1, ETag: p.ETag}}, up.Meta); err != nil {
 			t.Fatal(err)

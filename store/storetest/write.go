@@ -126,6 +126,8 @@ func testInterruptedPut(t *testing.T, s store.Store) {
 		}
 		_, err = s.UploadPart(context.Background(), b, "mpfail", id, 1, &failingReader{n: 1 << 20}, total, nil)
 		wantErr(t, "UploadPart with failing reader", err, errBoom)
+		_, err = s.UploadPart(context.Background(), b, "mpfail", id, 2, bytes.NewReader([]byte("short")), 100, nil)
+		wantErr(t, "UploadPart with short body", err, store.ErrIncompleteBody)
 		if parts, err := s.ListParts(context.Background(), b, "mpfail", id); err != nil || len(parts) != 0 {
 			t.Fatalf("ListParts after failed part = %+v, %v", parts, err)
 		}
