@@ -94,7 +94,8 @@ func requestInfo(r *http.Request) *reqInfo {
 // error adapter.
 func (s *Server) s3(op string, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tw := &trackingWriter{ResponseWriter: w}
+		start := time.Now()
+		tw := &trackingWriter{ResponseWriter: w, status: http.StatusOK}
 		err := s.authenticate(r, "s3")
 		if err == nil {
 			err = h(tw, r)
@@ -102,6 +103,11 @@ func (s *Server) s3(op string, h handlerFunc) http.HandlerFunc {
 		if err != nil {
 			s.writeError(tw, r, op, err)
 		}
+		ri := requestInfo(r)
+		// The access log names the operation and outcome, never headers or
+		// query values, which may carry SSE-C keys or presigned signatures.
+		s.log.Debug("request", "op", op, "request_id", ri.id, "status", tw.status,
+			"bucket", ri.bucket, "access_key", ri.auth.AccessKey, "duration", time.Since(start))
 	}
 }
 
@@ -141,9 +147,13 @@ func (s *Server) writeError(w *trackingWriter, r *http.Request, op string, err e
 type trackingWriter struct {
 	http.ResponseWriter
 	started bool
+	status  int
 }
 
 func (w *trackingWriter) WriteHeader(code int) {
+	if !w.started {
+		w.status = code
+	}
 	w.started = true
 	w.ResponseWriter.WriteHeader(code)
 }
