@@ -123,6 +123,10 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 		}
 		rng, err := resolveRange(r.Header.Get("Range"), partNumber, info)
 		if err != nil {
+			if err == errInvalidRange {
+				// As S3 and RFC 9110: say what would have been satisfiable.
+				w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", info.Size))
+			}
 			return err
 		}
 		var body io.ReadCloser

@@ -119,6 +119,11 @@ func TestGetRanges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := e.do("GET", "/bkt/"+tc.key, nil, map[string]string{"Range": tc.rng})
 			wantStatusCode(t, resp, tc.status, tc.code)
+			if tc.status == 416 {
+				if got, want := resp.Header.Get("Content-Range"), fmt.Sprintf("bytes */%d", map[string]int{"obj": 1000, empty: 0}[tc.key]); got != want {
+					t.Errorf("416 Content-Range %q, want %q", got, want)
+				}
+			}
 			if tc.code != "" {
 				return
 			}
