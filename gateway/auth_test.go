@@ -2,13 +2,18 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"hash/crc32"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ssegate/ssegate/gateway/sigv4/sigv4test"
 )
@@ -221,4 +226,35 @@ func TestTamperedTaggingBodyIsRefused(t *testing.T) {
 	if b, _ := io.ReadAll(resp.Body); bytes.Contains(b, []byte("<Value>2</Value>")) {
 		t.Fatalf("tampered tags applied: %s", b)
 	}
+}
+
+func TestPresignedPutAndGetWithAWSSDK(t *testing.T) {
+	e := newEnv(t, false)
+	e.mkbucket("bkt")
+	ps := s3.NewPresignClient(e.s3())
+	ctx := context.Background()
+	put, err := ps.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("pre")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(put.Method, put.URL, bytes.NewReader([]byte("presigned body")))
+	for k, v := range put.SignedHeader {
+		req.Header[k] = v
+	}
+	wantStatusCode(t, e.send(req), 200, "")
+	get, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("pre")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(get.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "presigned body" {
+		t.Fatalf("presigned GET: %d %q", resp.StatusCode, b)
+	}
+	// The presigned GET URL does not authorise another key.
+	other, _ := http.NewRequest("GET", strings.Replace(get.URL, "/bkt/pre", "/bkt/other", 1), nil)
+	wantStatusCode(t, e.send(other), 403, "SignatureDoesNotMatch")
 }
