@@ -52,32 +52,30 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for {
-		src, err := s.objects.head(r.Context(), srcBucket, srcKey)
-		if err != nil {
-			return err
-		}
-		if err := checkCopySourceConditions(r, src); err != nil {
-			return err
-		}
-		if src.Size > maxObjectSize {
-			return errInvalidRequest.with("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
-		}
-		if srcBucket == ri.bucket && srcKey == ri.key && directive != "REPLACE" {
-			return errInvalidRequest.with("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
-		}
-		m := objectMeta{Headers: src.Headers, Tags: src.Tags}
-		if directive == "REPLACE" {
-			m.Headers = reqMeta.Headers
-		}
-		if tagDirective == "REPLACE" {
-			m.Tags = reqMeta.Tags
-		}
-		info, err := s.objects.copy(r.Context(), srcBucket, srcKey, src, ri.bucket, ri.key, m)
-		if err != nil {
-			return err
-		}
-		writeXML(w, http.StatusOK, copyObjectResult{Xmlns: s3XMLNS, LastModified: s3Time(info.LastModified), ETag: quoteETag(info.ETag)})
-		return nil
+	src, err := s.objects.head(r.Context(), srcBucket, srcKey)
+	if err != nil {
+		return err
 	}
+	if err := checkCopySourceConditions(r, src); err != nil {
+		return err
+	}
+	if src.Size > maxObjectSize {
+		return errInvalidRequest.with("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
+	}
+	if srcBucket == ri.bucket && srcKey == ri.key && directive != "REPLACE" {
+		return errInvalidRequest.with("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	m := objectMeta{Headers: src.Headers, Tags: src.Tags}
+	if directive == "REPLACE" {
+		m.Headers = reqMeta.Headers
+	}
+	if tagDirective == "REPLACE" {
+		m.Tags = reqMeta.Tags
+	}
+	info, err := s.objects.copy(r.Context(), srcBucket, srcKey, src, ri.bucket, ri.key, m)
+	if err != nil {
+		return err
+	}
+	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: s3XMLNS, LastModified: s3Time(info.LastModified), ETag: quoteETag(info.ETag)})
+	return nil
 }

@@ -28,18 +28,16 @@ func (s *Server) deleteObjectTagging(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) updateTags(w http.ResponseWriter, r *http.Request, bucket, key, tags string, status int) error {
-	for {
-		info, err := s.objects.head(r.Context(), bucket, key)
-		if err != nil {
-			return err
-		}
-		err = s.objects.setTags(r.Context(), bucket, key, info, tags)
-		if err != nil {
-			return err
-		}
-		w.WriteHeader(status)
-		return nil
+	info, err := s.objects.head(r.Context(), bucket, key)
+	if err != nil {
+		return err
 	}
+	err = s.objects.setTags(r.Context(), bucket, key, info, tags)
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(status)
+	return nil
 }
 
 // GetObjectTagging
