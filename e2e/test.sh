@@ -124,7 +124,7 @@ echo "go test package results:"
 cat "$LOG_DIR"/*.log 2>/dev/null | grep -E '^(ok|FAIL|---|panic:|\?)\s' | grep -vE '^\?\s' || true
 if ((${#failures[@]} > 0)); then
 	echo
-	echo "FAILED: ${failures[*]}"
+	printf 'FAILED: %s\n' "${failures[@]}"
 	exit 1
 fi
 echo
