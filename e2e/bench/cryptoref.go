@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ssegate/ssegate/sse"
+)
+
+// cryptoRef is the in-process reference: raw AES-256-GCM over 64 KiB
+// chunks (DARE's package size) and ssegate's own streaming encryption, each
+// on one goroutine, so the figures are per core.
+type cryptoRef struct {
+	sealMBs, openMBs     float64
+	sseEncMBs, sseDecMBs float64
+	suite                sse.Suite
+	sseErr               error
+}
+
+func measureCrypto(d time.Duration) cryptoRef {
+	var r cryptoRef
+	key := make([]byte, 32)
+	rand.Read(key)
+	block, _ := aes.NewCipher(key)
+	gcm, _ := cipher.NewGCM(block)
+	plain := make([]byte, 64<<10)
+	rand.Read(plain)
+	nonce := make([]byte, gcm.NonceSize())
+	sealed := make([]byte, 0, len(plain)+gcm.Overhead())
+	var ctr uint64
+	r.sealMBs = rate(d, len(plain), func() {
+		ctr++
+		binary.BigEndian.PutUint64(nonce, ctr)
+		sealed = gcm.Seal(sealed[:0], nonce, plain, nil)
+	})
+	out := make([]byte, 0, len(plain))
+	r.openMBs = rate(d, len(plain), func() {
+		var err error
+		if out, err = gcm.Open(out[:0], nonce, sealed, nil); err != nil {
+			panic(err) // cannot happen: sealed was just produced with nonce
+		}
+	})
+
+	r.suite = sse.DefaultSuite()
+	dek, err := sse.NewObjectKey()
+	if err != nil {
+		r.sseErr = err
+		return r
+	}
+	const streamSize = 16 << 20
+	p := newPattern()
+	buf := make([]byte, 256<<10)
+	r.sseEncMBs = rate(d, streamSize, func() {
+		er, err := sse.EncryptReader(p.object(streamSize), dek, 0, r.suite)
+		if err == nil {
+			_, err = io.CopyBuffer(discard{}, er, buf)
+		}
+		if err != nil && r.sseErr == nil {
+			r.sseErr = err
+		}
+	})
+	var ct bytes.Buffer
+	er, err := sse.EncryptReader(p.object(streamSize), dek, 0, r.suite)
+	if err == nil {
+		_, err = io.Copy(&ct, er)
+	}
+	if err != nil {
+		r.sseErr = err
+		return r
+	}
+	r.sseDecMBs = rate(d, streamSize, func() {
+		dr, err := sse.DecryptReader(bytes.NewReader(ct.Bytes()), dek, 0, r.suite, 0)
+		var n int64
+		if err == nil {
+			n, err = io.CopyBuffer(discard{}, dr, buf)
+		}
+		if err == nil && n != streamSize {
+			err = fmt.Errorf("decrypted %d bytes, want %d", n, streamSize)
+		}
+		if err != nil && r.sseErr == nil {
+			r.sseErr = err
+		}
+	})
+	return r
+}
+
+// rate runs fn (processing n bytes) repeatedly for about d and returns MiB/s.
+func rate(d time.Duration, n int, fn func()) float64 {
+	fn() // warm up
+	var iters int
+	start := time.Now()
+	for iters == 0 || time.Since(start) < d {
+		fn()
+		iters++
+	}
+	return float64(iters) * float64(n) / (1 << 20) / time.Since(start).Seconds()
+}
+
+// discard is io.Discard without ReadFrom, so CopyBuffer uses our buffer
+// size rather than io.Discard's 8 KiB reads.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// buildGateway compiles ./cmd/ssegate from the module root into dir.
+func buildGateway(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run from inside the ssegate module (go run ./e2e/bench)")
+	}
+	bin := filepath.Join(dir, "ssegate")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ssegate")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/ssegate: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// gatewayProc is a running `ssegate serve`.
+type gatewayProc struct {
+	Endpoint string // http://127.0.0.1:port
+	cmd      *exec.Cmd
+	done     chan struct{}
+	log      *tailBuffer
+	stopOnce sync.Once
+}
+
+// startGateway runs ssegate on a free loopback port and returns once it
+// has logged its "ready" record (the only way to learn the port).
+func startGateway(ctx context.Context, bin, dataDir, backend string, env []string) (*gatewayProc, error) {
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+		"--backend", backend, "--log-format", "json", "--log-level", "info",
+		// SSE-C over plain HTTP: the bench has no TLS, and TLS would put a
+		// cost on the gateway rows that the MinIO anchors do not pay.
+		"--allow-insecure-ssec"}
+	g := &gatewayProc{done: make(chan struct{}), log: &tailBuffer{max: 256 << 10}}
+	g.cmd = exec.Command(bin, args...)
+	g.cmd.Env = env
+	g.cmd.Stdout = g.log
+	stderr, err := g.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := g.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start ssegate: %w", err)
+	}
+	ready := make(chan string, 1)
+	go g.readLog(stderr, ready)
+	go func() { g.cmd.Wait(); close(g.done) }()
+	timeout := time.NewTimer(time.Minute) // a start-up deadline, not a measurement
+	defer timeout.Stop()
+	select {
+	case g.Endpoint = <-ready:
+		return g, nil
+	case <-g.done:
+		return nil, fmt.Errorf("ssegate exited before ready:\n%s", g.log.String())
+	case <-timeout.C:
+	case <-ctx.Done():
+	}
+	g.Stop()
+	return nil, fmt.Errorf("ssegate not ready:\n%s", g.log.String())
+}
+
+func (g *gatewayProc) readLog(r io.Reader, ready chan<- string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sent := false
+	for sc.Scan() {
+		line := sc.Bytes()
+		g.log.Write(append(line, '\n'))
+		if sent {
+			continue
+		}
+		var rec struct {
+			Msg      string `json:"msg"`
+			Endpoint string `json:"endpoint"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "ready" && rec.Endpoint != "" {
+			ready <- rec.Endpoint
+			sent = true
+		}
+	}
+	io.Copy(g.log, r)
+}
+
+// Pid is the gateway's process id.
+func (g *gatewayProc) Pid() int { return g.cmd.Process.Pid }
+
+// Stop sends SIGTERM, then SIGKILL after 30 s.
+func (g *gatewayProc) Stop() {
+	g.stopOnce.Do(func() {
+		g.cmd.Process.Signal(syscall.SIGTERM)
+		t := time.NewTimer(30 * time.Second)
+		defer t.Stop()
+		select {
+		case <-g.done:
+		case <-t.C:
+			g.cmd.Process.Kill()
+			<-g.done
+		}
+	})
+}
+
+// cleanEnv is the environment without variables that would change how
+// ssegate or MinIO behave (credentials, endpoints, CA bundles, proxies).
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "AWS_"), strings.HasPrefix(k, "SSEGATE_"), strings.HasPrefix(k, "MINIO_"),
+			strings.EqualFold(k, "HTTP_PROXY"), strings.EqualFold(k, "HTTPS_PROXY"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// procStatus reads a "kB" field (VmHWM, VmRSS) of /proc/<pid>/status in bytes.
+func procStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// resetPeakRSS resets VmHWM to the current RSS (Linux >= 4.0), so the
+// next VmHWM read is the peak of one phase rather than of the process.
+func resetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// procRChar is the rchar counter of /proc/<pid>/io: bytes the process
+// read through read(2)-like calls, from files and sockets alike.
+func procRChar(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no rchar in /proc/%d/io", pid)
+}
+
+// tailBuffer keeps the last max bytes written, for error messages.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if over := b.buf.Len() - b.max; over > 0 {
+		b.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// countingProxy is a loopback TCP relay between the gateway and MinIO that
+// counts the bytes MinIO sends back, i.e. what the gateway reads from its
+// backend (HTTP headers included). A TCP relay rather than an HTTP reverse
+// proxy keeps the Host header, and so the gateway's SigV4 signature,
+// untouched and costs one copy per byte.
+type countingProxy struct {
+	ln          net.Listener
+	backend     string
+	fromBackend atomic.Int64
+	toBackend   atomic.Int64
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	conns       map[net.Conn]struct{}
+}
+
+func startProxy(backendAddr string) (*countingProxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &countingProxy{ln: ln, backend: backendAddr, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr is host:port of the proxy.
+func (p *countingProxy) Addr() string { return p.ln.Addr().String() }
+
+// FromBackend is the number of bytes relayed from MinIO so far.
+func (p *countingProxy) FromBackend() int64 { return p.fromBackend.Load() }
+
+func (p *countingProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.wg.Add(1)
+		go p.relay(c)
+	}
+}
+
+func (p *countingProxy) track(c net.Conn, add bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if add {
+		p.conns[c] = struct{}{}
+	} else {
+		delete(p.conns, c)
+	}
+}
+
+func (p *countingProxy) relay(client net.Conn) {
+	defer p.wg.Done()
+	defer client.Close()
+	backend, err := net.Dial("tcp", p.backend)
+	if err != nil {
+		return
+	}
+	defer backend.Close()
+	p.track(client, true)
+	defer p.track(client, false)
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn, n *atomic.Int64) {
+		buf := make([]byte, 64<<10)
+		// Wrapping both ends hides ReadFrom/WriteTo so every byte passes
+		// through the counter.
+		io.CopyBuffer(countWriter{dst, n}, struct{ io.Reader }{src}, buf)
+		// Either side closing ends the pair: HTTP/1.1 has no half-close use.
+		dst.Close()
+		src.Close()
+		done <- struct{}{}
+	}
+	go pipe(backend, client, &p.toBackend)
+	pipe(client, backend, &p.fromBackend)
+	<-done
+}
+
+// Close stops accepting, closes live connections and waits for relays.
+func (p *countingProxy) Close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+type countWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
