@@ -63,6 +63,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 			Region: cfg.Region, AccountID: cfg.AccountID,
 			Logger: logger.With("component", "kms"), AuditWriter: audit,
 		})
+		// Open keeps its own copy; ours need not outlive it.
 		clear(masterKey)
 		if err != nil {
 			return app{}, fmt.Errorf("embedded KMS: %w", err)
