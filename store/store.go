@@ -31,6 +31,13 @@ type Store interface {
 	// atomically: readers see the old object or the new one, never a mix or
 	// a prefix. If r returns an error or fewer than size bytes, nothing is
 	// stored and that error is returned.
+	//
+	// meta is read again after r has returned io.EOF, so a caller may
+	// complete it with values only known at the end of the body (a digest).
+	// A backend that must send metadata before the body (S3) first stores
+	// the entries as they were when Put was called, then, if they changed,
+	// replaces them with a metadata-only update that applies only if the
+	// object is still the one this Put wrote.
 	Put(ctx context.Context, bucket, key string, r io.Reader, size int64, meta Metadata) (ObjectInfo, error)
 	// Get returns length bytes from offset (length -1: to the end). The
 	// returned info describes the whole stored object. Reading past the end
@@ -147,3 +154,26 @@ var (
 	ErrUnavailable      = errors.New("store: backend unavailable")
 	ErrPreconditionFail = errors.New("store: precondition failed")
 )
+
+// ErrBodyTooLong is returned by a Put whose reader holds more than size bytes.
+var ErrBodyTooLong = errors.New("store: body longer than declared size")
+
+// ExpectEOF reads on after a body's declared size has been consumed, so that
+// the reader reaches io.EOF before the object is committed (Put re-reads
+// metadata only then, and readers that verify a digest report failure only
+// then). Any byte there is ErrBodyTooLong.
+func ExpectEOF(r io.Reader) error {
+	var one [1]byte
+	for {
+		n, err := r.Read(one[:])
+		if n > 0 {
+			return ErrBodyTooLong
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

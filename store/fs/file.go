@@ -121,6 +121,11 @@ func (s *Store) spool(ctx context.Context, r io.Reader, size int64) (sp spooled,
 	if size >= 0 && n != size {
 		return sp, fmt.Errorf("got %d of %d bytes: %w", n, size, store.ErrIncompleteBody)
 	}
+	if size >= 0 {
+		if err := store.ExpectEOF(ctxReader{ctx, r}); err != nil {
+			return sp, err
+		}
+	}
 	if err := s.syncFile(f); err != nil {
 		return sp, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,8 +60,9 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 		return store.ObjectInfo{}, err
 	}
 	tr := &trackingReader{r: r}
+	sent := toUserMetadata(meta)
 	opts := minio.PutObjectOptions{
-		UserMetadata: toUserMetadata(meta),
+		UserMetadata: sent,
 		// Stream the body: no SHA-256 pass over it before sending, no MD5.
 		DisableContentSha256: true,
 		SendContentMd5:       false,
@@ -78,6 +80,12 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 	if err != nil {
 		return store.ObjectInfo{}, tr.failure(err, size, "minio: put %s/%s", bucket, key)
 	}
+	if size >= 0 {
+		// Drive r to its end, where late metadata is completed (store.Store.Put).
+		if err := store.ExpectEOF(r); err != nil {
+			return store.ObjectInfo{}, fmt.Errorf("minio: put %s/%s: %w", bucket, key, err)
+		}
+	}
 	if size >= 0 && ui.Size != size {
 		// Cannot happen with a conforming server; never report success then.
 		return store.ObjectInfo{}, fmt.Errorf("minio: put %s/%s: stored %d of %d bytes: %w", bucket, key, ui.Size, size, store.ErrIncompleteBody)
@@ -87,7 +95,31 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 		mtime = time.Now().UTC() // PUT responses carry no Last-Modified
 	}
 	m := meta.Clone()
+	if final := toUserMetadata(m); !maps.Equal(final, sent) {
+		// The caller completed meta while the body streamed (store.Store.Put).
+		if err := s.updateMeta(ctx, bucket, key, ui.ETag, final); err != nil {
+			return store.ObjectInfo{}, err
+		}
+	}
 	return store.ObjectInfo{Key: key, Size: ui.Size, ETag: ui.ETag, LastModified: mtime, Meta: m}, nil
+}
+
+// updateMeta replaces the metadata of the object just written, as a
+// metadata-only self-copy that applies only while the object still has
+// etag: if another writer replaced it meanwhile, that write is the newer
+// one and ours is simply superseded, so that is not an error. MinIO keeps
+// the object's ETag on a metadata-only copy.
+func (s *Store) updateMeta(ctx context.Context, bucket, key, etag string, um map[string]string) error {
+	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, UserMetadata: um, ReplaceMetadata: true}
+	src := minio.CopySrcOptions{Bucket: bucket, Object: key, MatchETag: etag}
+	_, err := s.client.CopyObject(ctx, dst, src)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "PreconditionFailed" {
+			return nil
+		}
+		return mapErr(err, "minio: put %s/%s: set final metadata", bucket, key)
+	}
+	return nil
 }
 
 func toInfo(oi minio.ObjectInfo) (store.ObjectInfo, error) {

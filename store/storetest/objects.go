@@ -173,6 +173,27 @@ func testMetadata(t *testing.T, s store.Store) {
 			}
 		})
 	}
+	t.Run("MetaCompletedDuringBodyIsStored", func(t *testing.T) {
+		// store.Store.Put reads meta again once the body has ended.
+		m := store.Metadata{"fixed": "1", "digest": "pending"}
+		data := randBytes(200 << 10)
+		body := &onEOF{r: bytes.NewReader(data), fn: func() { m["digest"] = md5hex(data); m["late"] = "yes" }}
+		info, err := s.Put(ctx, b, "late", body, int64(len(data)), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Metadata{"fixed": "1", "digest": md5hex(data), "late": "yes"}
+		if !equalMeta(info.Meta, want) {
+			t.Fatalf("Put info meta = %v, want %v", info.Meta, want)
+		}
+		h, err := s.Head(ctx, b, "late")
+		if err != nil || !equalMeta(h.Meta, want) || h.ETag != info.ETag {
+			t.Fatalf("Head = %+v, %v; want meta %v", h, err, want)
+		}
+		if got, _ := getAll(t, s, b, "late"); !bytes.Equal(got, data) {
+			t.Fatal("content differs after the metadata update")
+		}
+	})
 	t.Run("CallerMapIsNotRetained", func(t *testing.T) {
 		m := store.Metadata{"a": "1"}
 		put(t, s, b, "retain", []byte("x"), m)
@@ -266,4 +287,20 @@ func testInvalidKeys(t *testing.T, s store.Store) {
 	if keys, cps := listAll(t, s, b, store.ListOptions{}); len(keys)+len(cps) != 0 {
 		t.Fatalf("refused keys left objects: %q %q", keys, cps)
 	}
+}
+
+// onEOF calls fn once, when r first reports io.EOF.
+type onEOF struct {
+	r    io.Reader
+	fn   func()
+	done bool
+}
+
+func (o *onEOF) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if err == io.EOF && !o.done {
+		o.done = true
+		o.fn()
+	}
+	return n, err
 }
