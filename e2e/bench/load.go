@@ -88,6 +88,7 @@ type row struct {
 	bucket string
 	putSSE encrypt.ServerSide
 	getSSE encrypt.ServerSide
+	md5    bool // send Content-MD5 on PUT
 
 	gw    *gatewayProc   // nil for MinIO direct
 	proxy *countingProxy // gateway-on-MinIO only
@@ -269,6 +270,9 @@ func putOptions(r *row, size int64) minio.PutObjectOptions {
 		DisableMultipart:     size <= maxSinglePut,
 		PartSize:             64 << 20,
 		NumThreads:           4,
+		// With a seekable body minio-go hashes it in a first pass and
+		// seeks back, so this costs CPU but no memory.
+		SendContentMd5: r.md5,
 	}
 }
 

@@ -36,6 +36,8 @@ type config struct {
 	rangeConc   []int
 	cryptoDur   time.Duration
 	matrix      bool
+	proxy       bool
+	md5         bool
 
 	memory        bool
 	memSize       int64
@@ -64,6 +66,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&rangeConc, "range-c", "1", "concurrencies of ranged GETs")
 	fs.DurationVar(&c.cryptoDur, "crypto-duration", time.Second, "duration of each in-process crypto reference measurement")
 	fs.BoolVar(&c.matrix, "matrix", true, "run the throughput matrix (-matrix=false with -memory runs only the memory scenario)")
+	fs.BoolVar(&c.proxy, "proxy", true, "put the byte-counting proxy between gw-minio and MinIO (false: direct, no backend byte counts)")
+	fs.BoolVar(&c.md5, "content-md5", false, "send Content-MD5 on PUT (restic does; aws-cli v2 and minio-go by default do not)")
 	fs.BoolVar(&c.memory, "memory", false, "run the memory scenario: one large PUT+GET and N concurrent uploads")
 	fs.StringVar(&memSize, "memory-size", "1GiB", "size of the single large object (target: 10GiB)")
 	fs.IntVar(&c.memN, "memory-n", 16, "concurrent uploads in the memory scenario (target: 64)")
@@ -255,6 +259,8 @@ type env struct {
 	gwAK    string
 	gwSK    string
 	ssecKey []byte
+	proxied bool // gw-minio reaches MinIO through proxy
+	md5     bool
 }
 
 func (e *env) close() {
@@ -272,6 +278,7 @@ func (e *env) close() {
 func setup(ctx context.Context, cfg config) (*env, error) {
 	e := &env{gws: map[string]*gatewayProc{}, gwAK: "bench" + randHex(6), gwSK: randHex(20), ssecKey: make([]byte, 32)}
 	rand.Read(e.ssecKey)
+	e.md5 = cfg.md5
 	dir := cfg.workDir
 	if dir == "" {
 		var err error
@@ -300,7 +307,11 @@ func setup(ctx context.Context, cfg config) (*env, error) {
 	if err != nil {
 		return e, err
 	}
-	e.gws["gw-minio"], err = startGateway(ctx, bin, filepath.Join(dir, "gw-minio"), "minio:http://"+e.proxy.Addr(),
+	backendAddr := srv.Addr
+	if e.proxied = cfg.proxy; e.proxied {
+		backendAddr = e.proxy.Addr()
+	}
+	e.gws["gw-minio"], err = startGateway(ctx, bin, filepath.Join(dir, "gw-minio"), "minio:http://"+backendAddr,
 		append(gwEnv, "SSEGATE_BACKEND_ACCESS_KEY="+srv.AccessKey, "SSEGATE_BACKEND_SECRET_KEY="+srv.SecretKey))
 	if err != nil {
 		return e, err
@@ -310,7 +321,7 @@ func setup(ctx context.Context, cfg config) (*env, error) {
 
 // newRow makes a client and a bucket for target/mode.
 func (e *env) newRow(ctx context.Context, target, mode string, maxConns int) (*row, error) {
-	r := &row{target: target, mode: mode, written: map[int64]int64{}}
+	r := &row{target: target, mode: mode, written: map[int64]int64{}, md5: e.md5}
 	var err error
 	if r.putSSE, r.getSSE, err = sseFor(mode, e.ssecKey); err != nil {
 		return nil, err
@@ -327,7 +338,7 @@ func (e *env) newRow(ctx context.Context, target, mode string, maxConns int) (*r
 			return nil, fmt.Errorf("unknown target %q", target)
 		}
 		r.gw = g
-		if target == "gw-minio" {
+		if target == "gw-minio" && e.proxied {
 			r.proxy = e.proxy
 		}
 		r.client, err = newClient(g.Endpoint, e.gwAK, e.gwSK, maxConns)
@@ -343,6 +354,7 @@ func (e *env) newRow(ctx context.Context, target, mode string, maxConns int) (*r
 
 func runBench(ctx context.Context, cfg config) error {
 	printMachine()
+	fmt.Printf("- PUT bodies: minio-go streaming SigV4 over HTTP, Content-MD5 %t\n", cfg.md5)
 	ref := measureCrypto(cfg.cryptoDur)
 	printCrypto(ref)
 
