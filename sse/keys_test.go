@@ -130,3 +130,46 @@ func TestPartKeysAreIndependent(t *testing.T) {
 		t.Fatal("body and metadata keys collide")
 	}
 }
+
+func TestMACKeyCompletesMetadataWithoutTheObjectKey(t *testing.T) {
+	kek := bytes.Repeat([]byte{1}, KeySize)
+	dek, _ := NewObjectKey()
+	m := &ObjectMeta{Mode: ModeSSES3, Suite: SuiteAES256GCM, KMSKeyARN: "arn", KMSBlob: []byte("blob")}
+	if err := m.SealKey(kek, dek, "b", "o"); err != nil {
+		t.Fatal(err)
+	}
+	mk, err := m.MACKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := DecodeObjectMeta(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.VerifyMAC(bytes.Repeat([]byte{9}, len(mk))); !errors.Is(err, ErrTampered) {
+		t.Fatalf("wrong MAC key accepted: %v", err)
+	}
+	if err := d.VerifyMAC(mk); err != nil {
+		t.Fatal(err)
+	}
+	d.Size, d.ETag = 10, "0123456789abcdef0123456789abcdef-1"
+	d.Parts = []PartLayout{{Number: 1, PlainSize: 10}}
+	enc2, err := d.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := DecodeObjectMeta(enc2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.UnsealKey(kek, "b", "o"); err != nil {
+		t.Fatalf("metadata completed with the MAC key does not verify with the object key: %v", err)
+	}
+	if f.Size != 10 || f.ETag != "0123456789abcdef0123456789abcdef-1" {
+		t.Fatalf("completed metadata lost fields: %+v", f)
+	}
+}

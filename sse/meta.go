@@ -312,3 +312,27 @@ func MultipartETag(partMD5s [][16]byte) string {
 	}
 	return hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(partMD5s))
 }
+
+// MACKey returns the key of the metadata MAC of sealed (or unsealed)
+// metadata. It is derived one-way from the object key, so it cannot decrypt
+// anything; holding it only lets one re-authenticate the metadata. The
+// gateway keeps it, sealed, with an open multipart upload so that
+// CompleteMultipartUpload can write the final metadata without the SSE-C
+// customer key, which S3 clients do not send on Complete.
+func (m *ObjectMeta) MACKey() ([]byte, error) {
+	if m.macKey == nil {
+		return nil, ErrNotSealed
+	}
+	return append([]byte(nil), m.macKey...), nil
+}
+
+// VerifyMAC authenticates decoded metadata with a MAC key from MACKey,
+// instead of UnsealKey; ErrTampered if it does not match. Afterwards the
+// metadata can be changed and Encoded again.
+func (m *ObjectMeta) VerifyMAC(macKey []byte) error {
+	if len(macKey) == 0 || (m.raw != nil && !hmac.Equal(m.mac, computeMAC(macKey, m.raw))) {
+		return ErrTampered
+	}
+	m.macKey = append([]byte(nil), macKey...)
+	return nil
+}
