@@ -24,6 +24,8 @@ type Server struct {
 	router  *mux.Router
 	objects *objectLayer
 	now     func() time.Time
+	// encCache caches bucketEncryption per bucket; its zero value is ready.
+	encCache bucketEncCache
 }
 
 // New checks cfg and deps and builds the route table.
