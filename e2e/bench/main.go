@@ -44,6 +44,7 @@ type config struct {
 	memN          int
 	memEach       int64
 	memBackends   []string
+	memMode       string
 	ssegateBinary string
 	workDir       string
 	keep          bool
@@ -73,6 +74,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.memN, "memory-n", 16, "concurrent uploads in the memory scenario (target: 64)")
 	fs.StringVar(&memEach, "memory-each", "256MiB", "size of each concurrent upload")
 	fs.StringVar(&memBackends, "memory-backends", "fs", "gateways for the memory scenario: fs, minio or fs,minio")
+	fs.StringVar(&c.memMode, "memory-mode", "default", "SSE mode of the memory scenario (default: no headers, the gateway's default SSE-S3)")
 	fs.StringVar(&c.ssegateBinary, "ssegate", "", "ssegate binary (default: go build ./cmd/ssegate)")
 	fs.StringVar(&c.workDir, "workdir", "", "directory for data (default: a new temporary directory)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory")

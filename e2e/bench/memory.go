@@ -22,18 +22,18 @@ func verdictMem(m memResult) string {
 }
 
 // runMemory streams one large object up and down, then N concurrent
-// uploads, through each selected gateway with SSE-S3 and records the
+// uploads, through each selected gateway in one SSE mode and records the
 // gateway's peak RSS (VmHWM, reset before each step). The load generator
 // streams generated data, so its own peak RSS is printed as a check.
 func runMemory(ctx context.Context, cfg config, e *env) ([]memResult, error) {
 	p := newPattern()
 	var out []memResult
-	fmt.Printf("\n### Memory: one %s PUT+GET and %d concurrent %s uploads, SSE-S3\n\n", fmtSize(cfg.memSize), cfg.memN, fmtSize(cfg.memEach))
+	fmt.Printf("\n### Memory: one %s PUT+GET and %d concurrent %s uploads, mode %s\n\n", fmtSize(cfg.memSize), cfg.memN, fmtSize(cfg.memEach), cfg.memMode)
 	fmt.Println("| gateway | step | MB/s | gw peak RSS | bench peak RSS | errors |")
 	fmt.Println("|---|---|---:|---:|---:|---|")
 	one := phase{maxOps: 1}
 	for _, b := range cfg.memBackends {
-		r, err := e.newRow(ctx, "gw-"+b, "sse-s3", cfg.memN)
+		r, err := e.newRow(ctx, "gw-"+b, cfg.memMode, cfg.memN)
 		if err != nil {
 			return nil, err
 		}
