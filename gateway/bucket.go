@@ -90,6 +90,9 @@ func (s *Server) deleteBucket(w http.ResponseWriter, r *http.Request) error {
 	if err := s.deps.Store.DeleteBucket(r.Context(), bucket); err != nil {
 		return err
 	}
+	// A bucket created again under this name starts without the old
+	// default encryption.
+	s.encCache.invalidate(bucket)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

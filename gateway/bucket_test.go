@@ -148,15 +148,3 @@ func TestErrorBodyShape(t *testing.T) {
 
 // Until the sse layer is wired in, asking for encryption must fail loudly
 // rather than store plaintext.
-func TestSSEHeadersAreRefusedNotIgnored(t *testing.T) {
-	e := newEnv(t, false)
-	e.mkbucket("bkt")
-	for _, h := range []map[string]string{
-		{"x-amz-server-side-encryption": "AES256"},
-		{"x-amz-server-side-encryption": "aws:kms"},
-		{"x-amz-server-side-encryption-customer-algorithm": "AES256"},
-	} {
-		wantStatusCode(t, e.do("PUT", "/bkt/enc", []byte("x"), h), 501, "NotImplemented")
-		wantStatusCode(t, e.do("HEAD", "/bkt/enc", nil, nil), 404, "")
-	}
-}

@@ -52,8 +52,19 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	srcCK, err := s.customerKey(r, true)
+	if err != nil {
+		return err
+	}
+	enc, err := s.encryptionFor(r, ri.bucket)
+	if err != nil {
+		return err
+	}
 	src, err := s.objects.head(r.Context(), srcBucket, srcKey)
 	if err != nil {
+		return err
+	}
+	if err := checkCustomerKey(src.SSE, srcCK); err != nil {
 		return err
 	}
 	if err := checkCopySourceConditions(r, src); err != nil {
@@ -62,7 +73,9 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) error {
 	if src.Size > maxObjectSize {
 		return errInvalidRequest.with("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
 	}
-	if srcBucket == ri.bucket && srcKey == ri.key && directive != "REPLACE" {
+	// A self-copy must change something: metadata (REPLACE) or the
+	// encryption (new SSE headers: how users rotate an object's key).
+	if srcBucket == ri.bucket && srcKey == ri.key && directive != "REPLACE" && !hasSSEHeaders(r) {
 		return errInvalidRequest.with("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	m := objectMeta{Headers: src.Headers, Tags: src.Tags}
@@ -72,10 +85,16 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) error {
 	if tagDirective == "REPLACE" {
 		m.Tags = reqMeta.Tags
 	}
-	info, err := s.objects.copy(r.Context(), srcBucket, srcKey, src, ri.bucket, ri.key, m)
+	info, err := s.objects.copy(r.Context(), srcBucket, srcKey, src, srcCK, ri.bucket, ri.key, m, enc)
 	if err != nil {
 		return err
 	}
+	setSSEHeaders(w.Header(), info.SSE, true)
 	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: s3XMLNS, LastModified: s3Time(info.LastModified), ETag: quoteETag(info.ETag)})
 	return nil
+}
+
+// hasSSEHeaders reports whether r asks for an encryption of its own.
+func hasSSEHeaders(r *http.Request) bool {
+	return r.Header.Get("X-Amz-Server-Side-Encryption") != "" || r.Header.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != ""
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/ssegate/ssegate/gateway/checksum"
 	"github.com/ssegate/ssegate/gateway/sigv4"
 	"github.com/ssegate/ssegate/kms"
+	"github.com/ssegate/ssegate/sse"
 	"github.com/ssegate/ssegate/store"
 )
 
@@ -130,6 +131,24 @@ var errorTable = []struct {
 	{kms.ErrAccessDenied, &apiError{"AccessDenied", 403, "Access Denied"}},
 	{kms.ErrThrottled, &apiError{"SlowDown", 503, "Please reduce your request rate."}},
 	{kms.ErrValidation, &apiError{"InvalidArgument", 400, "The KMS request was not valid."}},
+
+	// Encryption (sse). Stored data that fails authentication is never a
+	// client mistake: 500, with the detail in the log only.
+	{sse.ErrKeyMismatch, errAccessDenied},
+	{sse.ErrInvalidRange, errInvalidRange},
+	{sse.ErrInvalidPartNumber, errInvalidPartNumber},
+	{sse.ErrUnsupported, errNotImplemented.with("The object uses a feature this server does not support.")},
+	{sse.ErrDSSENotSupported, errNotImplemented.with("Server-side encryption with aws:kms:dsse is not supported.")},
+	{sse.ErrInvalidSSECAlgorithm, &apiError{"InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid. The valid value is AES256."}},
+	{sse.ErrInvalidSSEAlgorithm, errInvalidArgument.with("The encryption method specified is not supported")},
+	{sse.ErrMissingSSECHeaders, errInvalidArgument.with("Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.")},
+	{sse.ErrInvalidSSECKey, errInvalidArgument.with("The secret key was invalid for the specified algorithm.")},
+	{sse.ErrSSECKeyMD5Mismatch, errInvalidArgument.with("The calculated MD5 hash of the key did not match the hash that was provided.")},
+	{sse.ErrConflictingSSEHeaders, errInvalidArgument.with("Server Side Encryption with Customer provided key is incompatible with the encryption method specified")},
+	{sse.ErrKMSKeyWithAES256, errInvalidArgument.with("Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms")},
+	{sse.ErrInvalidEncryptionContext, errInvalidArgument.with("The header 'x-amz-server-side-encryption-context' must be base64 of a JSON object of strings.")},
+	{sse.ErrInvalidBucketKeyHeader, errInvalidArgument.with("The header 'x-amz-server-side-encryption-bucket-key-enabled' must be true or false.")},
+	{sse.ErrSSEHeaderOnRead, errInvalidArgument.with("x-amz-server-side-encryption header is not supported for this operation.")},
 
 	// A client that goes away is not our fault; the status is never seen.
 	{context.Canceled, &apiError{"RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period."}},

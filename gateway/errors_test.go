@@ -88,23 +88,6 @@ func TestSecretsNeverReachLogsOrResponses(t *testing.T) {
 	}
 }
 
-func TestGatewayOwnUploadsAreInvisibleToClients(t *testing.T) {
-	e := newEnv(t, false)
-	e.mkbucket("bkt")
-	id, err := e.srv.deps.Store.CreateMultipart(context.Background(), "bkt", "k", store.Metadata{metaInternal: "1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp := e.do("GET", "/bkt?uploads", nil, nil)
-	wantStatusCode(t, resp, 200, "")
-	if b, _ := io.ReadAll(resp.Body); strings.Contains(string(b), id) {
-		t.Fatalf("internal upload listed: %s", b)
-	}
-	wantStatusCode(t, e.do("PUT", "/bkt/k?partNumber=1&uploadId="+id, []byte("x"), nil), 404, "NoSuchUpload")
-	wantStatusCode(t, e.do("GET", "/bkt/k?uploadId="+id, nil, nil), 404, "NoSuchUpload")
-	wantStatusCode(t, e.do("DELETE", "/bkt/k?uploadId="+id, nil, nil), 404, "NoSuchUpload")
-}
-
 func TestObjectsNotWrittenByTheGatewayAreRefused(t *testing.T) {
 	st, err := fs.New(t.TempDir())
 	if err != nil {
@@ -119,19 +102,4 @@ func TestObjectsNotWrittenByTheGatewayAreRefused(t *testing.T) {
 	// Without our size and ETag the gateway cannot vouch for the object:
 	// it must not serve backend facts as if they were the client's.
 	wantStatusCode(t, e.do("GET", "/bkt/foreign", nil, nil), 500, "InternalError")
-}
-
-func TestPartsEncodingRoundTrips(t *testing.T) {
-	cases := [][]int64{{5}, {5 << 20, 5 << 20, 5 << 20, 17}, {1, 2, 2, 3, 3, 3}, {0}}
-	for _, sizes := range cases {
-		got, err := decodeParts(encodeParts(sizes))
-		if err != nil || fmt.Sprint(got) != fmt.Sprint(sizes) {
-			t.Fatalf("%v -> %q -> %v, %v", sizes, encodeParts(sizes), got, err)
-		}
-	}
-	for _, bad := range []string{"", "x", "5*0", "5*-1", "-1", "5*10001", "1,2*x"} {
-		if _, err := decodeParts(bad); err == nil {
-			t.Errorf("decodeParts(%q) accepted", bad)
-		}
-	}
 }

@@ -30,25 +30,6 @@ func FuzzResolveRange(f *testing.F) {
 	})
 }
 
-func FuzzDecodeParts(f *testing.F) {
-	for _, s := range []string{"5", "5242880*3,17", "1,2*2", "*", ","} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		sizes, err := decodeParts(s)
-		if err != nil {
-			return
-		}
-		if len(sizes) == 0 || len(sizes) > maxParts {
-			t.Fatalf("%q decoded to %d parts", s, len(sizes))
-		}
-		again, err := decodeParts(encodeParts(sizes))
-		if err != nil || len(again) != len(sizes) {
-			t.Fatalf("re-encoding %q failed: %v", s, err)
-		}
-	})
-}
-
 func FuzzParseCopySource(f *testing.F) {
 	for _, s := range []string{"/bkt/key", "bkt/a%20b", "bkt/k?versionId=null", "/bkt", "%zz"} {
 		f.Add(s)

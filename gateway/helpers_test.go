@@ -61,6 +61,7 @@ func newEnvOn(t testing.TB, st store.Store, tls bool) *testEnv {
 	t.Helper()
 	srv, err := New(Config{Region: testRegion}, Deps{
 		Store: st,
+		KMS:   newTestCore(t),
 		Credentials: staticCreds{testAccessKey: {
 			AccessKey: testAccessKey, SecretKey: testSecretKey, ARN: "arn:aws:iam::000000000000:root",
 		}},

@@ -15,10 +15,15 @@ func (s *Server) createMultipartUpload(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	id, err := s.objects.createMultipart(r.Context(), ri.bucket, ri.key, m)
+	enc, err := s.encryptionFor(r, ri.bucket)
 	if err != nil {
 		return err
 	}
+	id, em, err := s.objects.createMultipart(r.Context(), ri.bucket, ri.key, m, enc)
+	if err != nil {
+		return err
+	}
+	setSSEHeaders(w.Header(), em, true)
 	writeXML(w, http.StatusOK, initiateMultipartUploadResult{Xmlns: s3XMLNS, Bucket: ri.bucket, Key: ri.key, UploadID: id})
 	return nil
 }
@@ -44,14 +49,19 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request) error {
 	if r.ContentLength > maxObjectSize {
 		return errEntityTooLarge
 	}
+	ck, err := s.customerKey(r, false)
+	if err != nil {
+		return err
+	}
 	body, err := newBodyReader(r, r.ContentLength)
 	if err != nil {
 		return err
 	}
-	p, err := s.objects.uploadPart(r.Context(), ri.bucket, ri.key, r.URL.Query().Get("uploadId"), n, body)
+	p, em, err := s.objects.uploadPart(r.Context(), ri.bucket, ri.key, r.URL.Query().Get("uploadId"), n, body, ck)
 	if err != nil {
 		return err
 	}
+	setSSEHeaders(w.Header(), em, true)
 	w.Header().Set("ETag", quoteETag(p.ETag))
 	if body.algo() != "" {
 		w.Header().Set("x-amz-checksum-"+body.algo(), body.Checksum())
@@ -71,6 +81,14 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	srcCK, err := s.customerKey(r, true)
+	if err != nil {
+		return err
+	}
+	dstCK, err := s.customerKey(r, false)
+	if err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		src, err := s.objects.head(r.Context(), srcBucket, srcKey)
 		if err != nil {
@@ -85,7 +103,7 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		rc, err := s.objects.open(r.Context(), srcBucket, srcKey, src, start, length)
+		rc, err := s.objects.open(r.Context(), srcBucket, srcKey, src, srcCK, start, length)
 		if err == errObjectChanged && attempt < 3 {
 			continue
 		}
@@ -93,10 +111,11 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		defer rc.Close()
-		p, err := s.objects.uploadPart(r.Context(), ri.bucket, ri.key, r.URL.Query().Get("uploadId"), n, plainBody(rc, length))
+		p, em, err := s.objects.uploadPart(r.Context(), ri.bucket, ri.key, r.URL.Query().Get("uploadId"), n, plainBody(rc, length), dstCK)
 		if err != nil {
 			return err
 		}
+		setSSEHeaders(w.Header(), em, true)
 		writeXML(w, http.StatusOK, copyPartResult{Xmlns: s3XMLNS, LastModified: s3Time(p.LastModified), ETag: quoteETag(p.ETag)})
 		return nil
 	}
@@ -145,6 +164,7 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
+	setSSEHeaders(w.Header(), info.SSE, true)
 	loc := "/" + ri.bucket + "/" + awsURIEncode(ri.key, false)
 	writeXML(w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3XMLNS, Location: loc, Bucket: ri.bucket, Key: ri.key, ETag: quoteETag(info.ETag)})
 	return nil

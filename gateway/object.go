@@ -34,14 +34,19 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkWriteConditions(r, ri.bucket, ri.key); err != nil {
 		return err
 	}
+	enc, err := s.encryptionFor(r, ri.bucket)
+	if err != nil {
+		return err
+	}
 	body, err := newBodyReader(r, size)
 	if err != nil {
 		return err
 	}
-	info, err := s.objects.put(r.Context(), ri.bucket, ri.key, body, m)
+	info, err := s.objects.put(r.Context(), ri.bucket, ri.key, body, m, enc)
 	if err != nil {
 		return err
 	}
+	setSSEHeaders(w.Header(), info.SSE, true)
 	w.Header().Set("ETag", quoteETag(info.ETag))
 	if body.algo() != "" {
 		w.Header().Set("x-amz-checksum-"+body.algo(), body.Checksum())
@@ -107,11 +112,20 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 		}
 		partNumber = n
 	}
+	ck, err := s.readKey(r)
+	if err != nil {
+		return err
+	}
 	// The object may be replaced between head and open; start over so the
 	// bytes always match the headers.
 	for attempt := 0; ; attempt++ {
 		info, err := s.objects.head(r.Context(), ri.bucket, ri.key)
 		if err != nil {
+			return err
+		}
+		// S3 checks the SSE-C key before conditions: 400 without it, 403
+		// with another one, before any decryption is tried.
+		if err := checkCustomerKey(info.SSE, ck); err != nil {
 			return err
 		}
 		if err := checkReadConditions(r, info); err != nil {
@@ -131,7 +145,7 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 		}
 		var body io.ReadCloser
 		if withBody {
-			body, err = s.objects.open(r.Context(), ri.bucket, ri.key, info, rng.start, rng.length)
+			body, err = s.objects.open(r.Context(), ri.bucket, ri.key, info, ck, rng.start, rng.length)
 			if errors.Is(err, errObjectChanged) && attempt < 3 {
 				continue
 			}
@@ -155,6 +169,7 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 
 func writeObjectHeaders(w http.ResponseWriter, r *http.Request, info objectInfo, rng byteRange) {
 	setObjectHeaders(w, info)
+	setSSEHeaders(w.Header(), info.SSE, false)
 	applyResponseOverrides(w, r.URL.Query())
 	h := w.Header()
 	h.Set("Content-Length", strconv.FormatInt(rng.length, 10))

@@ -184,9 +184,6 @@ func withTarget(sc scope, h handlerFunc) handlerFunc {
 				return err
 			}
 			ri.key = key
-			if err := refuseSSEHeaders(r); err != nil {
-				return err
-			}
 		}
 		return h(w, r)
 	}
@@ -249,18 +246,4 @@ func isIPv4(s string) bool {
 		}
 	}
 	return true
-}
-
-// refuseSSEHeaders keeps a client that asks for SSE-C, SSE-S3 or SSE-KMS
-// from silently getting something else: until the sse layer is wired into
-// objects.go, such requests are NotImplemented rather than stored as
-// plaintext. The sse integration removes this check.
-func refuseSSEHeaders(r *http.Request) error {
-	for name := range r.Header {
-		l := strings.ToLower(name)
-		if strings.HasPrefix(l, "x-amz-server-side-encryption") || strings.HasPrefix(l, "x-amz-copy-source-server-side-encryption") {
-			return errNotImplemented.with("Server-side encryption headers are not supported yet.")
-		}
-	}
-	return nil
 }

@@ -47,18 +47,19 @@ func TestClientDisconnectMidUploadLeavesNoObject(t *testing.T) {
 	e.mkbucket("bkt")
 
 	r := e.newReq("PUT", "/bkt/partial")
-	r.Header.Set("Content-Length", "1000000")
+	// Larger than smallPutMax, so that the body streams into the store.
+	r.Header.Set("Content-Length", "3000000")
 	e.signer(time.Now()).Sign(r, nil, "UNSIGNED-PAYLOAD")
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "PUT /bkt/partial HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000000\r\n", r.Host)
+	fmt.Fprintf(conn, "PUT /bkt/partial HTTP/1.1\r\nHost: %s\r\nContent-Length: 3000000\r\n", r.Host)
 	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Content-Sha256"} {
 		fmt.Fprintf(conn, "%s: %s\r\n", h, r.Header.Get(h))
 	}
 	io.WriteString(conn, "\r\n")
-	conn.Write(randBytes(400000, 60))
+	conn.Write(randBytes(1400000, 60))
 	conn.Close()
 	if err := <-ss.done; err == nil {
 		t.Fatal("store accepted a body cut short by a disconnect")
@@ -71,7 +72,7 @@ func TestVirtualHostStyleAddressing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Region: testRegion, Domains: []string{"s3.test"}}, Deps{Store: st, Credentials: staticCreds{testAccessKey: {AccessKey: testAccessKey, SecretKey: testSecretKey}}})
+	srv, err := New(Config{Region: testRegion, Domains: []string{"s3.test"}}, Deps{Store: st, KMS: newTestCore(t), Credentials: staticCreds{testAccessKey: {AccessKey: testAccessKey, SecretKey: testSecretKey}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestKMSAPIIsMountedBehindSigV4(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := &fakeKMSAPI{}
-	srv, err := New(Config{Region: testRegion}, Deps{Store: st, KMSAPI: api,
+	srv, err := New(Config{Region: testRegion}, Deps{Store: st, KMS: newTestCore(t), KMSAPI: api,
 		Credentials: staticCreds{testAccessKey: {AccessKey: testAccessKey, SecretKey: testSecretKey, ARN: "arn:aws:iam::000000000000:user/u"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Credentials == nil {
 		return nil, errors.New("gateway: Deps.Credentials is required")
 	}
+	if deps.KMS == nil {
+		return nil, errors.New("gateway: Deps.KMS is required (every object is encrypted)")
+	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
@@ -50,7 +53,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:     cfg,
 		deps:    deps,
 		log:     log,
-		objects: &objectLayer{store: deps.Store},
+		objects: &objectLayer{store: deps.Store, keys: newKeyring(deps.KMS, nil)},
 		now:     time.Now,
 	}
 	s.router = s.routes()
