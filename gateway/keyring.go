@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssegate/ssegate/kms"
+	"github.com/ssegate/ssegate/sse"
 )
 
 // keyring turns an SSE-S3 or SSE-KMS request into the key-encryption key
@@ -91,16 +92,7 @@ type kek struct {
 // merged with aws:s3:arn, the object ARN, or the bucket ARN for bucket-level
 // keys (S3 Bucket Keys and our SSE-S3).
 func s3Context(spec kekSpec) kms.EncryptionContext {
-	c := make(kms.EncryptionContext, len(spec.Context)+1)
-	for k, v := range spec.Context {
-		c[k] = v
-	}
-	if spec.SSES3 || spec.BucketKey {
-		c["aws:s3:arn"] = "arn:aws:s3:::" + spec.Bucket
-	} else {
-		c["aws:s3:arn"] = "arn:aws:s3:::" + spec.Bucket + "/" + spec.Object
-	}
-	return c
+	return sse.KMSContext(spec.Bucket, spec.Object, spec.SSES3 || spec.BucketKey, spec.Context)
 }
 
 func (s kekSpec) keyID() string {
