@@ -116,6 +116,22 @@ if ((${#race_pkgs[@]} > 0)); then
 fi
 step "go test (cmd, e2e and the rest)" gotest rest -count=1 -timeout 25m "${other_pkgs[@]}"
 
+# Every fuzz target runs for a bounded time (FUZZTIME, default 5s) on top
+# of its seed corpus, which the ordinary test run already replays.
+fuzz_all() {
+	local failed=0 file pkg name
+	while IFS=: read -r file name; do
+		pkg="./$(dirname "$file")"
+		echo "fuzz $pkg $name (${FUZZTIME:-5s})"
+		if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME:-5s}" "$pkg" >"$LOG_DIR/fuzz-$name.out" 2>&1; then
+			cat "$LOG_DIR/fuzz-$name.out"
+			failed=1
+		fi
+	done < <(grep -roE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+' . | sed 's|:func |:|')
+	return $failed
+}
+step "fuzz targets" fuzz_all
+
 echo
 echo "==================== summary ($((SECONDS - run_start))s) ===================="
 printf '%s\n' "${results[@]}"
