@@ -49,6 +49,9 @@ func newAWS(t testing.TB, tg target) *awsCLI {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_PAGER=",
 	)
+	if tg.CACert != "" {
+		env = append(env, "AWS_CA_BUNDLE="+tg.CACert)
+	}
 	return &awsCLI{t: t, bin: bin, env: env, tg: tg}
 }
 
@@ -100,7 +103,11 @@ func rcloneEnv(t testing.TB, tg target) (string, []string) {
 	if err := os.WriteFile(conf, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return bin, append(cleanEnv(),
+	env := cleanEnv()
+	if tg.CACert != "" {
+		env = append(env, "RCLONE_CA_CERT="+tg.CACert)
+	}
+	return bin, append(env,
 		"HOME="+home,
 		"RCLONE_CONFIG="+conf,
 		"RCLONE_CONFIG_SSEGATE_TYPE=s3",
@@ -140,7 +147,11 @@ func newRestic(t testing.TB, tg target, bucket string) *restic {
 
 func (r *restic) run(args ...string) string {
 	r.t.Helper()
-	out, _ := runCmd(r.t, r.env, r.bin, append([]string{"-o", "s3.region=" + r.tg.Region}, args...)...)
+	flags := []string{"-o", "s3.region=" + r.tg.Region}
+	if r.tg.CACert != "" {
+		flags = append(flags, "--cacert", r.tg.CACert)
+	}
+	out, _ := runCmd(r.t, r.env, r.bin, append(flags, args...)...)
 	return out
 }
 
@@ -169,8 +180,10 @@ host_bucket = %s
 bucket_location = %s
 use_https = %s
 signature_v2 = False
-check_ssl_certificate = False
-`, tg.AccessKey, tg.SecretKey, u.Host, u.Host, tg.Region, map[bool]string{true: "True", false: "False"}[u.Scheme == "https"])
+check_ssl_certificate = %s
+ca_certs_file = %s
+`, tg.AccessKey, tg.SecretKey, u.Host, u.Host, tg.Region, map[bool]string{true: "True", false: "False"}[u.Scheme == "https"],
+		map[bool]string{true: "True", false: "False"}[tg.CACert != ""], tg.CACert)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ type gatewayProc struct {
 	Endpoint string
 	DataDir  string
 	cmd      *exec.Cmd
+	CACert   string // the certificate to trust when serving HTTPS
 	log      *syncBuffer
 	done     chan struct{}
 	waitErr  error
@@ -30,6 +31,9 @@ type gatewayOptions struct {
 	Backend string   // --backend value; default the fs default
 	Env     []string // extra environment, e.g. credentials
 	Args    []string // extra flags
+	// TLS serves HTTPS with a fresh self-signed certificate for 127.0.0.1;
+	// its file is gatewayProc.CACert.
+	TLS bool
 }
 
 // startGateway starts ssegate with --listen 127.0.0.1:0, waits for its
@@ -45,8 +49,13 @@ func startGateway(t testing.TB, o gatewayOptions) *gatewayProc {
 	if o.Backend != "" {
 		args = append(args, "--backend", o.Backend)
 	}
-	args = append(args, o.Args...)
 	g := &gatewayProc{DataDir: o.DataDir, log: &syncBuffer{}, done: make(chan struct{})}
+	if o.TLS {
+		cert, key := selfSignedCert(t)
+		args = append(args, "--tls-cert", cert, "--tls-key", key)
+		g.CACert = cert
+	}
+	args = append(args, o.Args...)
 	g.cmd = exec.Command(bin, args...)
 	g.cmd.Env = append(cleanEnv(), o.Env...)
 	stderr, err := g.cmd.StderrPipe()
@@ -131,6 +140,7 @@ type target struct {
 	Region    string
 	AccessKey string
 	SecretKey string
+	CACert    string       // set when Endpoint is https with a test certificate
 	Gateway   *gatewayProc // nil for "direct"
 }
 
@@ -145,6 +155,13 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
 
 func startTarget(t *testing.T, name string) target {
 	t.Helper()
+	return startTargetWith(t, name, gatewayOptions{})
+}
+
+// startTargetWith is startTarget with extra gateway options (TLS, flags);
+// the backend and credentials are still chosen by name.
+func startTargetWith(t *testing.T, name string, extra gatewayOptions) target {
+	t.Helper()
 	tg := target{Name: name, Region: "us-east-1"}
 	switch name {
 	case "direct":
@@ -157,7 +174,8 @@ func startTarget(t *testing.T, name string) target {
 	}
 	tg.AccessKey = "E2E" + randomUpper(17)
 	tg.SecretKey = randomHex(20)
-	o := gatewayOptions{Env: []string{"SSEGATE_ACCESS_KEY=" + tg.AccessKey, "SSEGATE_SECRET_KEY=" + tg.SecretKey}}
+	o := extra
+	o.Env = append([]string{"SSEGATE_ACCESS_KEY=" + tg.AccessKey, "SSEGATE_SECRET_KEY=" + tg.SecretKey}, extra.Env...)
 	if name == "minio" {
 		m := miniotest.Shared(t)
 		o.Backend = "minio:" + m.Endpoint
@@ -165,5 +183,6 @@ func startTarget(t *testing.T, name string) target {
 	}
 	tg.Gateway = startGateway(t, o)
 	tg.Endpoint = tg.Gateway.Endpoint
+	tg.CACert = tg.Gateway.CACert
 	return tg
 }
