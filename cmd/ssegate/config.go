@@ -100,8 +100,24 @@ var ErrConfig = errors.New("invalid configuration")
 // from getenv. A flag given on the command line wins over the environment,
 // which wins over the default.
 func parseServeConfig(args []string, getenv func(string) string, usageOut io.Writer) (Config, error) {
-	var c Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	_, parse := configFlags("serve", usageOut)
+	c, rest, err := parse(args, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if len(rest) > 0 {
+		return Config{}, fmt.Errorf("%w: unexpected argument %q", ErrConfig, rest[0])
+	}
+	return c, nil
+}
+
+// configFlags defines the serve flags on a new flag set, to which operator
+// subcommands (kms, rewrap, verify) add their own before calling parse.
+// parse reads the environment, then args, accepting flags between
+// positional arguments, which it returns.
+func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []string, getenv func(string) string) (Config, []string, error)) {
+	c := new(Config)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usageOut)
 
 	var backend, logLevel, domains string
@@ -125,6 +141,19 @@ func parseServeConfig(args []string, getenv func(string) string, usageOut io.Wri
 	fs.BoolVar(&c.AllowInsecureSSEC, "allow-insecure-ssec", false,
 		"accept SSE-C over plain HTTP (only behind a TLS-terminating proxy) (env "+envName("allow-insecure-ssec")+")")
 
+	return fs, func(args []string, getenv func(string) string) (Config, []string, error) {
+		rest, err := parseFlags(fs, args, getenv)
+		if err != nil {
+			return Config{}, nil, err
+		}
+		cfg, err := finishConfig(*c, backend, logLevel, domains, getenv)
+		return cfg, rest, err
+	}
+}
+
+// parseFlags sets every flag of fs from its SSEGATE_* variable, then from
+// args; flags may appear between positional arguments (returned in order).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
 	// Environment first, as new defaults; fs.Parse then overrides with
 	// whatever the command line sets.
 	var envErr error
@@ -136,17 +165,27 @@ func parseServeConfig(args []string, getenv func(string) string, usageOut io.Wri
 		}
 	})
 	if envErr != nil {
-		return Config{}, envErr
+		return nil, envErr
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, err
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
-		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("%w: unexpected argument %q", ErrConfig, fs.Arg(0))
-	}
+}
+
+// finishConfig completes c from the string flags and the environment-only
+// secrets, and validates it.
+func finishConfig(c Config, backend, logLevel, domains string, getenv func(string) string) (Config, error) {
 
 	c.AccessKey = getenv(envPrefix + "ACCESS_KEY")
 	c.SecretKey = getenv(envPrefix + "SECRET_KEY")

@@ -19,6 +19,11 @@ const usage = `ssegate - an S3-compatible gateway that encrypts every object (SS
 Usage:
   ssegate serve [flags]        run the gateway (ssegate serve -h lists the flags)
   ssegate healthcheck [flags]  exit 0 if the gateway at --listen answers (for containers)
+  ssegate kms <command>        manage the embedded KMS keystore: list, create, rotate,
+                               backup, restore, verify, rotate-master-key, ... (ssegate kms help)
+  ssegate rewrap [flags]       re-seal object keys under the newest KMS key version, or move
+                               objects to another key or mode; metadata only (ssegate rewrap -h)
+  ssegate verify [BUCKET[/PREFIX]]  decrypt and authenticate stored objects; report damage
   ssegate version              print version and build information
   ssegate help                 show this help
 
@@ -49,6 +54,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 	case "healthcheck":
 		err = healthcheck(args[1:], getenv, stderr)
+	case "kms", "rewrap", "verify":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		cmd := map[string]func(context.Context, []string, func(string) string, io.Writer, io.Writer) error{
+			"kms": kmsCommand, "rewrap": rewrapCommand, "verify": verifyCommand,
+		}[args[0]]
+		err = cmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprint(stdout, versionText())
 		return 0
