@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
@@ -290,5 +288,3 @@ func md5b64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(s[:])
 }
 
-var _ = hex.EncodeToString
-var _ http.Header
