@@ -287,4 +287,3 @@ func md5b64(b []byte) string {
 	s := md5.Sum(b)
 	return base64.StdEncoding.EncodeToString(s[:])
 }
-
