@@ -43,6 +43,7 @@ type Core struct {
 	mu      sync.RWMutex // guards master
 	master  []byte
 	cache   *keyCache
+	usage   *usageTracker
 	audit   *auditor
 	limiter *limiter
 
@@ -89,6 +90,7 @@ func Open(ctx context.Context, path string, masterKey []byte, opts Options) (*Co
 		opts: opts, log: opts.Logger, wdb: wdb, rdb: rdb, path: path,
 		master:  append([]byte(nil), masterKey...),
 		cache:   newKeyCache(opts.CacheTTL, opts.Now),
+		usage:   newUsageTracker(),
 		audit:   &auditor{w: opts.AuditWriter, now: opts.Now},
 		limiter: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now),
 		stop:    make(chan struct{}),
@@ -136,13 +138,17 @@ func (c *Core) init(ctx context.Context) error {
 	return err
 }
 
-// Close stops the background loop and closes the database.
+// Close stops the background loop, stores the key usage seen since the
+// last maintenance run and closes the database.
 func (c *Core) Close() error {
 	var err error
 	c.closeMu.Do(func() {
 		close(c.stop)
 		c.wg.Wait()
-		err = errors.Join(c.rdb.Close(), c.wdb.Close())
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = c.flushUsage(ctx)
+		cancel()
+		err = errors.Join(err, c.rdb.Close(), c.wdb.Close())
 		c.mu.Lock()
 		clear(c.master)
 		c.mu.Unlock()
@@ -169,8 +175,10 @@ func (c *Core) maintenanceLoop(every time.Duration) {
 	}
 }
 
-// RunMaintenance deletes keys whose deletion date has passed and rotates
-// keys whose rotation is due. Open and the background loop call it.
+// RunMaintenance stores the key usage seen in memory, deletes keys whose
+// deletion date has passed (unless used since their deletion was
+// scheduled, see ScheduleKeyDeletion) and rotates keys whose rotation is
+// due. Open and the background loop call it.
 func (c *Core) RunMaintenance(ctx context.Context) error {
 	return errors.Join(c.deleteDueKeys(ctx), c.rotateDueKeys(ctx))
 }

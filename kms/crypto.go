@@ -44,6 +44,9 @@ func (c *Core) usableKey(ctx context.Context, ref string) (*cachedKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Recorded before the state check: an attempt on a key pending
+	// deletion must hold its deletion back (deletion.go).
+	c.recordUse(id)
 	if err := usable(ck.rec); err != nil {
 		return nil, err
 	}
@@ -115,6 +118,7 @@ func (c *Core) decrypt(ctx context.Context, o *op, blob []byte, ec EncryptionCon
 	if isAPICall(ctx) && ck.rec.hidden {
 		return nil, nil, ErrInvalidCiphertext
 	}
+	c.recordUse(id) // before the state check, as in usableKey
 	if err := usable(ck.rec); err != nil {
 		return nil, nil, err
 	}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
 )
@@ -50,6 +52,14 @@ var migrations = []string{
 		tag_value TEXT NOT NULL,
 		PRIMARY KEY (key_id, tag_key)
 	 );`,
+	// 2: key usage tracking for the deletion rule (docs/kms.md, "Deletion").
+	// Keys already pending deletion get their scheduling time back from
+	// the deletion date and window, so the rule applies to them too.
+	`ALTER TABLE keys ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;
+	 ALTER TABLE keys ADD COLUMN deletion_scheduled INTEGER NOT NULL DEFAULT 0;
+	 ALTER TABLE keys ADD COLUMN deletion_forced INTEGER NOT NULL DEFAULT 0;
+	 UPDATE keys SET deletion_scheduled = deletion_date - pending_days * 86400000000000
+		WHERE state = 'PendingDeletion';`,
 }
 
 // schemaVersion is the version this binary writes.
@@ -69,8 +79,45 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
+// keystoreMode is the permission of kms.db and its -wal and -shm files:
+// they hold sealed key material and the audit-relevant key states, which
+// no other local user has any business reading.
+const keystoreMode os.FileMode = 0o600
+
+// restrictKeystoreFiles creates the keystore file with keystoreMode if it
+// is missing, so SQLite (which gives -wal and -shm the mode of the main
+// file) never creates any of them world-readable, and takes group and
+// other permissions away from files an older version left behind.
+func restrictKeystoreFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, keystoreMode)
+	if err != nil {
+		return fmt.Errorf("open keystore: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("open keystore: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("keystore permissions: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&^0o077); err != nil {
+				return fmt.Errorf("keystore permissions: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // openDBs opens the single-connection writer and the read pool.
 func openDBs(path string) (w, r *sql.DB, err error) {
+	if err := restrictKeystoreFiles(path); err != nil {
+		return nil, nil, err
+	}
 	w, err = sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open keystore: %w", err)

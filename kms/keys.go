@@ -25,29 +25,43 @@ type keyRecord struct {
 	rotationEnabled bool
 	rotationPeriod  int
 	nextRotation    time.Time
+	// deletionScheduled is when ScheduleKeyDeletion ran; a use at or
+	// after it makes the due deletion wait unless deletionForced.
+	deletionScheduled time.Time
+	deletionForced    bool
+	// lastUsed is the last flushed cryptographic use (usage.go); the
+	// unflushed one lives in Core.usage. mutateKey never writes it.
+	lastUsed time.Time
 }
 
-const keyColumns = `id, description, created, state, manager, hidden, deletion_date, pending_days, rotation_enabled, rotation_period_days, next_rotation`
+const keyColumns = `id, description, created, state, manager, hidden, deletion_date, pending_days, rotation_enabled, rotation_period_days, next_rotation, deletion_scheduled, deletion_forced, last_used`
 
 type rowScanner interface{ Scan(...any) error }
 
 func scanKey(r rowScanner) (keyRecord, error) {
 	var k keyRecord
-	var created, del, next int64
+	var created, del, next, scheduled, used int64
 	var state, manager string
-	err := r.Scan(&k.id, &k.description, &created, &state, &manager, &k.hidden, &del, &k.pendingDays, &k.rotationEnabled, &k.rotationPeriod, &next)
+	err := r.Scan(&k.id, &k.description, &created, &state, &manager, &k.hidden, &del, &k.pendingDays, &k.rotationEnabled, &k.rotationPeriod, &next,
+		&scheduled, &k.deletionForced, &used)
 	if err != nil {
 		return k, err
 	}
 	k.created = time.Unix(0, created).UTC()
 	k.state, k.manager = KeyState(state), KeyManager(manager)
-	if del != 0 {
-		k.deletionDate = time.Unix(0, del).UTC()
-	}
-	if next != 0 {
-		k.nextRotation = time.Unix(0, next).UTC()
-	}
+	k.deletionDate = fromUnixNano(del)
+	k.nextRotation = fromUnixNano(next)
+	k.deletionScheduled = fromUnixNano(scheduled)
+	k.lastUsed = fromUnixNano(used)
 	return k, nil
+}
+
+// fromUnixNano is the inverse of unixNano: 0 is the zero time.
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }
 
 type querier interface {
@@ -195,9 +209,10 @@ func (c *Core) createManagedKey(ctx context.Context, alias string, manager KeyMa
 
 // insertKey inserts a key row and its first version.
 func (c *Core) insertKey(ctx context.Context, tx *sql.Tx, k keyRecord) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		k.id, k.description, k.created.UnixNano(), string(k.state), string(k.manager), k.hidden,
-		unixNano(k.deletionDate), k.pendingDays, k.rotationEnabled, k.rotationPeriod, unixNano(k.nextRotation))
+		unixNano(k.deletionDate), k.pendingDays, k.rotationEnabled, k.rotationPeriod, unixNano(k.nextRotation),
+		unixNano(k.deletionScheduled), k.deletionForced, unixNano(k.lastUsed))
 	if err != nil {
 		return fmt.Errorf("%w: insert key: %v", ErrInternal, err)
 	}

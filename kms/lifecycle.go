@@ -10,12 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-const (
-	maxDescription     = 8192
-	minPendingDays     = 7
-	maxPendingDays     = 30
-	defaultPendingDays = 30
-)
+const maxDescription = 8192
 
 // CreateKey creates a symmetric customer-managed key.
 func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata, err error) {
@@ -95,6 +90,10 @@ type KeyInfo struct {
 	Versions int
 	Aliases  []string
 	Hidden   bool
+	// LastUsed is the last time a cryptographic operation (Encrypt,
+	// Decrypt, ReEncrypt, GenerateDataKey*) named the key, attempts
+	// refused by the key's state included; zero if never (since schema 2).
+	LastUsed time.Time
 }
 
 // ListKeys lists keys in id order, paginated by an opaque marker. Hidden
@@ -109,18 +108,17 @@ func (c *Core) ListKeys(ctx context.Context, limit int, marker string) (keys []K
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := c.rdb.QueryContext(ctx, `SELECT k.id, k.state, k.manager, k.hidden, (SELECT count(*) FROM key_versions v WHERE v.key_id = k.id)
+	rows, err := c.rdb.QueryContext(ctx, `SELECT k.id, k.state, k.manager, k.hidden, k.last_used, (SELECT count(*) FROM key_versions v WHERE v.key_id = k.id)
 		FROM keys k WHERE k.hidden = 0 AND k.id > ? ORDER BY k.id LIMIT ?`, after, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: list keys: %v", ErrInternal, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k KeyInfo
-		if err := rows.Scan(&k.KeyID, &k.State, &k.Manager, &k.Hidden, &k.Versions); err != nil {
+		k, err := c.scanKeyInfo(rows)
+		if err != nil {
 			return nil, "", fmt.Errorf("%w: list keys: %v", ErrInternal, err)
 		}
-		k.ARN = c.arn(k.KeyID)
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -128,6 +126,19 @@ func (c *Core) ListKeys(ctx context.Context, limit int, marker string) (keys []K
 	}
 	keys, next = page(keys, limit, func(k KeyInfo) string { return k.KeyID })
 	return keys, next, nil
+}
+
+// scanKeyInfo reads id, state, manager, hidden, last_used and the version
+// count, and merges the unflushed last use.
+func (c *Core) scanKeyInfo(r rowScanner) (KeyInfo, error) {
+	var k KeyInfo
+	var used int64
+	if err := r.Scan(&k.KeyID, &k.State, &k.Manager, &k.Hidden, &used, &k.Versions); err != nil {
+		return k, err
+	}
+	k.ARN = c.arn(k.KeyID)
+	k.LastUsed = c.lastUsed(k.KeyID, fromUnixNano(used))
+	return k, nil
 }
 
 // mutateKey runs fn on a key's row inside a write transaction.
@@ -154,8 +165,11 @@ func (c *Core) mutateKey(ctx context.Context, name, ref string, fn func(tx *sql.
 			return err
 		}
 		rec = k
-		_, err = tx.ExecContext(ctx, `UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?, rotation_enabled=?, rotation_period_days=?, next_rotation=? WHERE id=?`,
-			k.description, string(k.state), unixNano(k.deletionDate), k.pendingDays, k.rotationEnabled, k.rotationPeriod, unixNano(k.nextRotation), k.id)
+		// last_used is left alone: flushUsage owns it.
+		_, err = tx.ExecContext(ctx, `UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?, rotation_enabled=?, rotation_period_days=?, next_rotation=?,
+			deletion_scheduled=?, deletion_forced=? WHERE id=?`,
+			k.description, string(k.state), unixNano(k.deletionDate), k.pendingDays, k.rotationEnabled, k.rotationPeriod, unixNano(k.nextRotation),
+			unixNano(k.deletionScheduled), k.deletionForced, k.id)
 		if err != nil {
 			return fmt.Errorf("%w: update key: %v", ErrInternal, err)
 		}
@@ -210,50 +224,6 @@ func (c *Core) DisableKey(ctx context.Context, keyID string) error {
 	return err
 }
 
-// ScheduleKeyDeletion puts a key in PendingDeletion for days (7..30, 0
-// meaning the default 30). Encryption and decryption stop at once.
-func (c *Core) ScheduleKeyDeletion(ctx context.Context, keyID string, days int) (KeyMetadata, error) {
-	if days == 0 {
-		days = defaultPendingDays
-	}
-	rec, err := c.mutateKey(ctx, "ScheduleKeyDeletion", keyID, func(_ *sql.Tx, k *keyRecord) error {
-		if days < minPendingDays || days > maxPendingDays {
-			return fmt.Errorf("%w: PendingWindowInDays must be %d to %d", ErrValidation, minPendingDays, maxPendingDays)
-		}
-		if err := customerOnly(k); err != nil {
-			return err
-		}
-		if err := notPendingDeletion(k); err != nil {
-			return err
-		}
-		k.state = KeyStatePendingDeletion
-		k.pendingDays = days
-		k.deletionDate = c.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
-		return nil
-	})
-	if err != nil {
-		return KeyMetadata{}, err
-	}
-	return c.metadata(rec), nil
-}
-
-// CancelKeyDeletion leaves a key pending deletion Disabled, as AWS does.
-func (c *Core) CancelKeyDeletion(ctx context.Context, keyID string) (KeyMetadata, error) {
-	rec, err := c.mutateKey(ctx, "CancelKeyDeletion", keyID, func(_ *sql.Tx, k *keyRecord) error {
-		if k.state != KeyStatePendingDeletion {
-			return fmt.Errorf("%w: %s is not pending deletion", ErrInvalidState, k.id)
-		}
-		k.state = KeyStateDisabled
-		k.pendingDays = 0
-		k.deletionDate = time.Time{}
-		return nil
-	})
-	if err != nil {
-		return KeyMetadata{}, err
-	}
-	return c.metadata(rec), nil
-}
-
 // UpdateKeyDescription replaces a key's description.
 func (c *Core) UpdateKeyDescription(ctx context.Context, keyID, description string) error {
 	_, err := c.mutateKey(ctx, "UpdateKeyDescription", keyID, func(_ *sql.Tx, k *keyRecord) error {
@@ -270,41 +240,6 @@ func (c *Core) UpdateKeyDescription(ctx context.Context, keyID, description stri
 		return nil
 	})
 	return err
-}
-
-// deleteDueKeys deletes keys whose deletion date has passed, with their
-// versions, aliases and tags (ON DELETE CASCADE). This is the only place
-// key material is ever destroyed.
-func (c *Core) deleteDueKeys(ctx context.Context) error {
-	now := c.now().UnixNano()
-	rows, err := c.rdb.QueryContext(ctx, `SELECT id FROM keys WHERE state = ? AND deletion_date <= ?`, string(KeyStatePendingDeletion), now)
-	if err != nil {
-		return fmt.Errorf("find keys due for deletion: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	for _, id := range ids {
-		err := c.write(ctx, func(tx *sql.Tx) error {
-			// Re-check inside the transaction: a CancelKeyDeletion may
-			// have won the race.
-			_, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ? AND state = ? AND deletion_date <= ?`, id, string(KeyStatePendingDeletion), now)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("delete key %s: %w", id, err)
-		}
-		c.log.Info("kms key deleted", "key", id)
-		c.audit.write(&auditEvent{Time: c.now().UTC(), Operation: "DeleteKey", KeyID: id, Outcome: "ok"})
-	}
-	return nil
 }
 
 // pageArgs validates Limit (1..1000, default 100) and decodes Marker,

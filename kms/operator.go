@@ -20,9 +20,9 @@ import (
 // reachable through the KMS API handler.
 
 // AllKeys lists every key, hidden ones included, with state, version
-// count and aliases.
+// count, aliases and last use.
 func (c *Core) AllKeys(ctx context.Context) ([]KeyInfo, error) {
-	rows, err := c.rdb.QueryContext(ctx, `SELECT k.id, k.state, k.manager, k.hidden,
+	rows, err := c.rdb.QueryContext(ctx, `SELECT k.id, k.state, k.manager, k.hidden, k.last_used,
 		(SELECT count(*) FROM key_versions v WHERE v.key_id = k.id) FROM keys k ORDER BY k.id`)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -30,11 +30,10 @@ func (c *Core) AllKeys(ctx context.Context) ([]KeyInfo, error) {
 	defer rows.Close()
 	var out []KeyInfo
 	for rows.Next() {
-		var k KeyInfo
-		if err := rows.Scan(&k.KeyID, &k.State, &k.Manager, &k.Hidden, &k.Versions); err != nil {
+		k, err := c.scanKeyInfo(rows)
+		if err != nil {
 			return nil, err
 		}
-		k.ARN = c.arn(k.KeyID)
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
