@@ -34,9 +34,14 @@ var (
 	buildErr  error
 )
 
-// ssegateBinary builds ./cmd/ssegate once per test binary.
+// ssegateBinary builds ./cmd/ssegate once per test binary, or returns
+// $SSEGATE_E2E_BIN when set (a binary built elsewhere, e.g. from a clean
+// checkout while the tree is mid-edit).
 func ssegateBinary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("SSEGATE_E2E_BIN"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		binPath = filepath.Join(workDir, "ssegate")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/ssegate")
