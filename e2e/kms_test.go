@@ -59,7 +59,9 @@ func b64(t *testing.T, s string) []byte {
 
 func (k *kmsCLI) createKey(extra ...string) (id, arn string) {
 	k.t.Helper()
-	var out struct{ KeyMetadata struct{ KeyId, Arn, KeyState, KeySpec, KeyUsage string } }
+	var out struct {
+		KeyMetadata struct{ KeyId, Arn, KeyState, KeySpec, KeyUsage string }
+	}
 	k.json(&out, append([]string{"kms", "create-key"}, extra...)...)
 	m := out.KeyMetadata
 	if m.KeyId == "" || m.KeyState != "Enabled" || m.KeySpec != "SYMMETRIC_DEFAULT" || m.KeyUsage != "ENCRYPT_DECRYPT" || !strings.HasSuffix(m.Arn, ":key/"+m.KeyId) {
@@ -137,7 +139,9 @@ func TestKMSThroughAWSCLI(t *testing.T) {
 	t.Run("describe-key by id, ARN, alias and alias ARN", func(t *testing.T) {
 		aliasARN := strings.Replace(arnA, ":key/"+idA, ":"+alias, 1)
 		for _, ref := range []string{idA, arnA, alias, aliasARN} {
-			var out struct{ KeyMetadata struct{ KeyId, Arn, Description string } }
+			var out struct {
+				KeyMetadata struct{ KeyId, Arn, Description string }
+			}
 			k.json(&out, "kms", "describe-key", "--key-id", ref)
 			if out.KeyMetadata.KeyId != idA || out.KeyMetadata.Arn != arnA || out.KeyMetadata.Description != "e2e key A" {
 				t.Errorf("describe-key %s = %+v", ref, out.KeyMetadata)
@@ -148,7 +152,9 @@ func TestKMSThroughAWSCLI(t *testing.T) {
 	})
 
 	t.Run("list-keys and list-aliases", func(t *testing.T) {
-		var keys struct{ Keys []struct{ KeyId, KeyArn string } }
+		var keys struct {
+			Keys []struct{ KeyId, KeyArn string }
+		}
 		k.json(&keys, "kms", "list-keys")
 		found := map[string]string{}
 		for _, key := range keys.Keys {
@@ -157,7 +163,9 @@ func TestKMSThroughAWSCLI(t *testing.T) {
 		if found[idA] != arnA || found[idB] != arnB {
 			t.Errorf("list-keys lacks the created keys: %+v", keys)
 		}
-		var aliases struct{ Aliases []struct{ AliasName, TargetKeyId string } }
+		var aliases struct {
+			Aliases []struct{ AliasName, TargetKeyId string }
+		}
 		k.json(&aliases, "kms", "list-aliases")
 		ok := false
 		for _, a := range aliases.Aliases {
@@ -337,7 +345,9 @@ func TestKMSThroughAWSCLI(t *testing.T) {
 	t.Run("tags", func(t *testing.T) {
 		k.run("kms", "tag-resource", "--key-id", idA, "--tags", "TagKey=env,TagValue=test", "TagKey=team,TagValue=sec")
 		tags := func() map[string]string {
-			var out struct{ Tags []struct{ TagKey, TagValue string } }
+			var out struct {
+				Tags []struct{ TagKey, TagValue string }
+			}
 			k.json(&out, "kms", "list-resource-tags", "--key-id", idA)
 			m := map[string]string{}
 			for _, tag := range out.Tags {
