@@ -15,7 +15,8 @@ import (
 	"github.com/ssegate/ssegate/store/fs"
 )
 
-// failingStore fails Head with err, to check how store failures surface.
+// failingStore fails Head and Get with err, to check how store failures
+// surface.
 type failingStore struct {
 	store.Store
 	err error
@@ -23,6 +24,10 @@ type failingStore struct {
 
 func (f *failingStore) Head(context.Context, string, string) (store.ObjectInfo, error) {
 	return store.ObjectInfo{}, f.err
+}
+
+func (f *failingStore) Get(context.Context, string, string, int64, int64) (io.ReadCloser, store.ObjectInfo, error) {
+	return nil, store.ObjectInfo{}, f.err
 }
 
 func TestStoreFailuresMapToS3ErrorsWithoutInternalDetail(t *testing.T) {

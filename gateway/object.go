@@ -118,10 +118,24 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 	}
 	// The object may be replaced between head and open; start over so the
 	// bytes always match the headers.
+	// A whole-object GET reads metadata and body in one backend request.
+	whole := withBody && partNumber == 0 && r.Header.Get("Range") == ""
 	for attempt := 0; ; attempt++ {
-		info, err := s.objects.head(r.Context(), ri.bucket, ri.key)
+		var (
+			info objectInfo
+			pre  io.ReadCloser
+			err  error
+		)
+		if whole {
+			info, pre, err = s.objects.get(r.Context(), ri.bucket, ri.key)
+		} else {
+			info, err = s.objects.head(r.Context(), ri.bucket, ri.key)
+		}
 		if err != nil {
 			return err
+		}
+		if pre != nil {
+			defer pre.Close()
 		}
 		// S3 checks the SSE-C key before conditions: 400 without it, 403
 		// with another one, before any decryption is tried.
@@ -143,23 +157,34 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 			}
 			return err
 		}
-		var body io.ReadCloser
-		if withBody {
-			body, err = s.objects.open(r.Context(), ri.bucket, ri.key, info, ck, rng.start, rng.length)
-			if errors.Is(err, errObjectChanged) && attempt < 3 {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			defer body.Close()
-		}
-		writeObjectHeaders(w, r, info, rng)
 		if !withBody {
+			writeObjectHeaders(w, r, info, rng)
 			return nil
 		}
+		body, err := s.objects.openWith(r.Context(), ri.bucket, ri.key, info, ck, rng.start, rng.length, pre)
+		if errors.Is(err, errObjectChanged) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		// Decrypt the first bytes before any header is sent: a replaced
+		// object is retried and a damaged one answers a clean 500, instead
+		// of a response that starts and then breaks.
 		buf := copyBuffers.Get().(*[]byte)
 		defer copyBuffers.Put(buf)
+		first, err := io.ReadFull(body, (*buf)[:min(int64(len(*buf)), rng.length)])
+		if errors.Is(err, errObjectChanged) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		writeObjectHeaders(w, r, info, rng)
+		if _, err := w.Write((*buf)[:first]); err != nil {
+			return fmt.Errorf("stream object: %w", err)
+		}
 		if _, err := io.CopyBuffer(w, body, *buf); err != nil {
 			return fmt.Errorf("stream object: %w", err)
 		}

@@ -139,12 +139,33 @@ func (o *objectLayer) head(ctx context.Context, bucket, key string) (objectInfo,
 	return toObjectInfo(si)
 }
 
+// get reads an object's metadata and whole stored body in one backend
+// request; the caller passes the body to openWith, or closes it.
+func (o *objectLayer) get(ctx context.Context, bucket, key string) (objectInfo, io.ReadCloser, error) {
+	rc, si, err := o.store.Get(ctx, bucket, key, 0, -1)
+	if err != nil {
+		return objectInfo{}, nil, err
+	}
+	info, err := toObjectInfo(si)
+	if err != nil {
+		rc.Close()
+		return objectInfo{}, nil, err
+	}
+	return info, rc, nil
+}
+
 // open returns length plaintext bytes from offset of the object described by
 // info (from head), decrypted with the key the client presented (SSE-C) or
 // the KMS. If the object was replaced since head, errObjectChanged. Errors
 // from Read mean the stored object failed authentication (or the backend
 // failed): the caller must abort the response, never end it cleanly.
 func (o *objectLayer) open(ctx context.Context, bucket, key string, info objectInfo, ck *sse.CustomerKey, offset, length int64) (io.ReadCloser, error) {
+	return o.openWith(ctx, bucket, key, info, ck, offset, length, nil)
+}
+
+// openWith is open with, optionally, the whole stored body already open
+// (from get); it serves the one fetch that covers the whole object.
+func (o *objectLayer) openWith(ctx context.Context, bucket, key string, info objectInfo, ck *sse.CustomerKey, offset, length int64, whole io.ReadCloser) (io.ReadCloser, error) {
 	dek, err := o.unseal(ctx, bucket, key, info.SSE, ck)
 	if err != nil {
 		return nil, err
@@ -156,6 +177,11 @@ func (o *objectLayer) open(ctx context.Context, bucket, key string, info objectI
 		return io.NopCloser(strings.NewReader("")), nil
 	}
 	fetch := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		if whole != nil && off == 0 && n == info.storedSize {
+			rc := whole
+			whole = nil
+			return rc, nil
+		}
 		rc, si, err := o.store.Get(ctx, bucket, key, off, n)
 		if err != nil {
 			return nil, err
