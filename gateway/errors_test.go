@@ -107,4 +107,12 @@ func TestObjectsNotWrittenByTheGatewayAreRefused(t *testing.T) {
 	// Without our size and ETag the gateway cannot vouch for the object:
 	// it must not serve backend facts as if they were the client's.
 	wantStatusCode(t, e.do("GET", "/bkt/foreign", nil, nil), 500, "InternalError")
+	// ...but it must not make the rest of the bucket unlistable.
+	e.put("bkt", "ours", []byte("data"))
+	resp := e.do("GET", "/bkt?list-type=2", nil, nil)
+	wantStatusCode(t, resp, 200, "")
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "<Key>ours</Key>") || strings.Contains(string(b), "foreign") {
+		t.Fatalf("listing with a foreign object: %s", b)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ import (
 type objectLayer struct {
 	store       store.Store
 	keys        *keyring
+	log         *slog.Logger
 	minPartSize int64 // 0: S3's 5 MiB
 }
 
@@ -340,7 +342,10 @@ type listPage struct {
 }
 
 // list reports plaintext sizes and client ETags from each object's metadata
-// (one backend call per page). Pending writes are left out.
+// (one backend call per page). Pending writes are left out, and so are
+// objects without our metadata (put on the backend behind our back): they
+// are logged, but one foreign object must not make a whole bucket
+// unlistable.
 func (o *objectLayer) list(ctx context.Context, bucket string, opts store.ListOptions) (listPage, error) {
 	opts.WithMeta = true
 	res, err := o.store.List(ctx, bucket, opts)
@@ -351,6 +356,12 @@ func (o *objectLayer) list(ctx context.Context, bucket string, opts store.ListOp
 	for _, si := range res.Objects {
 		info, err := toObjectInfo(si)
 		if errors.Is(err, errPending) {
+			continue
+		}
+		if errors.Is(err, sse.ErrBadMetadata) {
+			if o.log != nil {
+				o.log.Warn("listing skips an object without valid ssegate metadata", "bucket", bucket, "key", si.Key, "err", err)
+			}
 			continue
 		}
 		if err != nil {
