@@ -36,6 +36,19 @@
 // uses meta.PartRange(N). Copy and rename are metadata-only: UnsealKey with
 // the source names, SealKey with the destination's KEK and names.
 //
+// Compression (opt-in per bucket, off by default: sizes leak content,
+// see docs/format.md 8), single-part objects only, never multipart parts:
+//
+//	if sse.ShouldCompress(contentType, bucketCfg) {
+//		c := sse.NewCompressor(plain)
+//		body, _ := sse.EncryptReader(c, dek, 0, meta.Suite)
+//		// store body with size -1 (unknown); when body has reached EOF:
+//		meta.Compression, err = c.Compression()   // then Encode the final metadata
+//	}
+//
+// The stored size is then meta.StoredSize(), not EncryptedSize(meta.Size).
+// NewObjectReader reads compressed objects transparently for any range.
+//
 // Errors are sentinels checked with errors.Is; each documents the S3 error
 // code the gateway's table should map it to. No error message, log or
 // String method of this package ever contains key material.

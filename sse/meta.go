@@ -80,7 +80,9 @@ type ObjectMeta struct {
 	ETag              string
 	ChecksumAlgorithm string // e.g. "CRC32C"; empty if none
 	Checksum          string // base64 value as echoed in x-amz-checksum-*
-	Compressed        bool   // reserved; readers refuse (ErrUnsupported)
+	// Compression is set for an object stored compressed (a single-part
+	// object only, docs/format.md 8), from Compressor.Compression.
+	Compression *Compression
 	// Parts is the part table of a multipart object, in object order; nil
 	// for a single-part object (which is part 0 of size Size).
 	Parts []PartLayout
@@ -207,7 +209,9 @@ func (m *ObjectMeta) marshal() ([]byte, error) {
 	}
 	w.str(tagCksumAlgo, m.ChecksumAlgorithm)
 	w.str(tagCksum, m.Checksum)
-	w.flag(tagCompressed, m.Compressed)
+	if c := m.Compression; c != nil {
+		w.bytes(tagCompressed, binary.AppendUvarint(binary.AppendUvarint(nil, uint64(c.StoredSize)), uint64(c.IndexSize)))
+	}
 	if len(m.Parts) > 0 {
 		w.bytes(tagParts, encodeParts(m.Parts))
 	}
@@ -244,6 +248,9 @@ func (m *ObjectMeta) validate() error {
 	}
 	if !printable(m.KMSKeyARN) || !printable(m.EncryptionContext) || !printable(m.ChecksumAlgorithm) || !printable(m.Checksum) {
 		return bad("non-printable text field")
+	}
+	if m.Compression != nil && (len(m.Parts) > 0 || !m.Compression.valid(m.Size)) {
+		return bad("compression")
 	}
 	if len(m.Parts) > 0 {
 		var sum int64

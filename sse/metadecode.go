@@ -75,7 +75,7 @@ func DecodeObjectMeta(md map[string]string) (*ObjectMeta, error) {
 			m.Checksum = string(v)
 			ok = len(v) > 0
 		case tagCompressed:
-			m.Compressed, ok = flagValue(v)
+			m.Compression, ok = decodeCompression(v)
 		case tagParts:
 			m.Parts, ok = decodeParts(v)
 		}
@@ -217,4 +217,18 @@ func DecodePartMeta(md map[string]string) (*PartMeta, error) {
 		return nil, ErrBadMetadata
 	}
 	return p, nil
+}
+
+// decodeCompression reads tag 15: uvarint(stored size) uvarint(index size),
+// both canonical; the bounds are checked by validate.
+func decodeCompression(v []byte) (*Compression, bool) {
+	a, k := binary.Uvarint(v)
+	if k <= 0 || len(binary.AppendUvarint(nil, a)) != k || a > uint64(maxPlainSize) {
+		return nil, false
+	}
+	b, ok := uvarintValue(v[k:])
+	if !ok || b > uint64(maxPlainSize) {
+		return nil, false
+	}
+	return &Compression{StoredSize: int64(a), IndexSize: int64(b)}, true
 }

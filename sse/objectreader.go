@@ -30,8 +30,8 @@ func NewObjectReader(ctx context.Context, fetch Fetcher, meta *ObjectMeta, dek O
 	if meta.macKey == nil || !hmac.Equal(meta.macKey, metaKey(dek)) {
 		return nil, ErrNotSealed
 	}
-	if meta.Compressed {
-		return nil, ErrUnsupported
+	if meta.Compression != nil {
+		return newCompressedReader(ctx, fetch, meta, dek, offset, length)
 	}
 	segs, err := PlanRange(meta.Layout(), offset, length)
 	if err != nil {

@@ -47,6 +47,9 @@ func (m *ObjectMeta) SetResponseHeaders(h http.Header) {
 // The gateway should compare it with the backend's size: a mismatch means
 // the stored body was truncated or extended (ErrTampered).
 func (m *ObjectMeta) StoredSize() int64 {
+	if m.Compression != nil {
+		return EncryptedSize(m.Compression.StoredSize)
+	}
 	var n int64
 	for _, p := range m.Layout() {
 		n += EncryptedSize(p.PlainSize)
