@@ -366,3 +366,30 @@ func TestCompressedReadHonoursContextFreeFetchErrors(t *testing.T) {
 		t.Fatal("String changed")
 	}
 }
+
+func BenchmarkCompressEncryptText(b *testing.B) {
+	dek := detKey("dek")
+	plain := textBytes(benchSize)
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		r, _ := EncryptReader(NewCompressor(bytes.NewReader(plain)), dek, 0, SuiteAES256GCM)
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCompressedRangeRead1KiB(b *testing.B) {
+	dek := detKey("dek")
+	plain := textBytes(benchSize)
+	blob, meta := compressObject(b, dek, SuiteAES256GCM, plain, newDetRand("b"))
+	ms := &memStore{blob: blob}
+	b.SetBytes(1024)
+	for b.Loop() {
+		rc, _ := NewObjectReader(context.Background(), ms.fetch, meta, dek, benchSize/2, 1024)
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			b.Fatal(err)
+		}
+		rc.Close()
+	}
+}
