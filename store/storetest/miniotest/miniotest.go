@@ -36,6 +36,7 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+	Dir       string // the data directory the server was started on
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -101,6 +102,7 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 	kmsKey := make([]byte, 32)
 	rand.Read(kmsKey)
 	s := &Server{
+		Dir:       dir,
 		Endpoint:  "http://" + addr,
 		Addr:      addr,
 		AccessKey: "ak" + randHex(8),
