@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/ssegate/ssegate/kms"
+	"github.com/ssegate/ssegate/sse"
 	"github.com/ssegate/ssegate/store"
 )
 
@@ -25,6 +26,10 @@ type Config struct {
 	// DefaultKMSKeyID is used with DefaultSSE "aws:kms"; empty means
 	// alias/aws/s3.
 	DefaultKMSKeyID string
+	// Compression compresses single-part objects of the listed content
+	// types before encryption. Off by default: stored sizes then leak
+	// information about the plaintext (docs/format.md, 8).
+	Compression sse.CompressionConfig
 }
 
 // Credential is one access key the gateway accepts.

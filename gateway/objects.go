@@ -34,6 +34,7 @@ type objectLayer struct {
 	store       store.Store
 	keys        *keyring
 	log         *slog.Logger
+	compression sse.CompressionConfig
 	minPartSize int64 // 0: S3's 5 MiB
 }
 
@@ -229,6 +230,9 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 	case body.size == 0:
 		em.ETag = hex.EncodeToString(md5.New().Sum(nil))
 	}
+	if o.compresses(em, m) {
+		return o.putCompressed(ctx, bucket, key, body, md, em, dek)
+	}
 	late := em.ETag == "" || body.exp.FromTrailer
 	var plain io.Reader = body
 	if late && body.size <= smallPutMax {
@@ -252,7 +256,7 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 		if err := addSSEMeta(md, em); err != nil {
 			return objectInfo{}, err
 		}
-		plain = &onBodyEnd{r: body, fn: func() error {
+		plain = &onEOF{r: body, fn: func() error {
 			em.ETag = final
 			finishPut(em, body)
 			return addSSEMeta(md, em)
@@ -269,6 +273,66 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 		return objectInfo{}, err
 	}
 	return toObjectInfo(si)
+}
+
+// compresses says whether a new single-part object is stored compressed:
+// only when the operator enabled it for its content type, and never for
+// SSE-C, whose owners expect nothing about their data to depend on its
+// content but its length.
+func (o *objectLayer) compresses(em *sse.ObjectMeta, m objectMeta) bool {
+	return em.Mode != sse.ModeSSEC && sse.ShouldCompress(m.Headers["content-type"], o.compression)
+}
+
+// putCompressed stores body compressed, then encrypted. The stored size is
+// only known at the end, so the store gets size -1 and the metadata is
+// completed (and the object made visible) once the encrypted stream ends.
+func (o *objectLayer) putCompressed(ctx context.Context, bucket, key string, body *bodyReader, md store.Metadata, em *sse.ObjectMeta, dek sse.ObjectKey) (objectInfo, error) {
+	final := em.ETag
+	em.ETag = ""
+	if err := addSSEMeta(md, em); err != nil {
+		return objectInfo{}, err
+	}
+	c := sse.NewCompressor(body)
+	ct, err := sse.EncryptReader(c, dek, 0, em.Suite)
+	if err != nil {
+		return objectInfo{}, err
+	}
+	r := &onEOF{r: ct, fn: func() error {
+		comp, err := c.Compression()
+		if err != nil {
+			return err
+		}
+		em.Compression, em.ETag = comp, final
+		finishPut(em, body)
+		return addSSEMeta(md, em)
+	}}
+	si, err := o.store.Put(ctx, bucket, key, r, -1, md)
+	if errors.Is(err, sse.ErrTooLargeToCompress) {
+		return objectInfo{}, errEntityTooLarge
+	}
+	if err != nil {
+		return objectInfo{}, err
+	}
+	return toObjectInfo(si)
+}
+
+// onEOF runs fn once, when r first reports io.EOF; an error from fn
+// replaces the EOF.
+type onEOF struct {
+	r    io.Reader
+	fn   func() error
+	done bool
+}
+
+func (l *onEOF) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err == io.EOF && !l.done {
+		l.done = true
+		if ferr := l.fn(); ferr != nil {
+			return n, ferr
+		}
+	}
+	return n, err
 }
 
 // finishPut records what is known once the body has ended.
@@ -292,24 +356,6 @@ func addSSEMeta(md store.Metadata, em *sse.ObjectMeta) error {
 	return nil
 }
 
-// onBodyEnd runs fn once, when the body has ended cleanly, before the EOF
-// is passed on; an error from fn replaces the EOF.
-type onBodyEnd struct {
-	r    *bodyReader
-	fn   func() error
-	done bool
-}
-
-func (l *onBodyEnd) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	if err == io.EOF && !l.done {
-		l.done = true
-		if ferr := l.fn(); ferr != nil {
-			return n, ferr
-		}
-	}
-	return n, err
-}
 
 func (o *objectLayer) delete(ctx context.Context, bucket, key string) error {
 	return o.store.Delete(ctx, bucket, key)

@@ -110,7 +110,7 @@ func (o *objectLayer) uploadPart(ctx context.Context, bucket, key, id string, n 
 	if err := addPartMeta(pm, part); err != nil {
 		return partInfo{}, nil, err
 	}
-	plain := &onBodyEnd{r: body, fn: func() error {
+	plain := &onEOF{r: body, fn: func() error {
 		copy(part.MD5[:], body.MD5())
 		if body.algo() != "" {
 			part.ChecksumAlgorithm, part.Checksum = string(body.exp.Algorithm), body.Checksum()

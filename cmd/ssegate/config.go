@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/ssegate/ssegate/sse"
 )
 
 // envPrefix names the environment equivalent of every flag:
@@ -50,6 +52,9 @@ type Config struct {
 	DefaultSSE        string
 	DefaultKMSKeyID   string
 	Domains           []string
+	// Compress is the --compress value: "" (off), "default" or a
+	// comma-separated list of content types ("text/*,application/json").
+	Compress string
 
 	// AccessKey/SecretKey are the root S3 credentials from the environment;
 	// empty means "load or generate <data-dir>/credentials.json".
@@ -73,8 +78,8 @@ type Backend struct {
 
 // String describes c for logs without any secret.
 func (c Config) String() string {
-	return fmt.Sprintf("listen=%s data-dir=%s backend=%s region=%s tls=%t kms=%s default-sse=%s",
-		c.Listen, c.DataDir, c.Backend, c.Region, c.TLSCert != "", c.kmsDescription(), c.DefaultSSE)
+	return fmt.Sprintf("listen=%s data-dir=%s backend=%s region=%s tls=%t kms=%s default-sse=%s compress=%q",
+		c.Listen, c.DataDir, c.Backend, c.Region, c.TLSCert != "", c.kmsDescription(), c.DefaultSSE, c.Compress)
 }
 
 func (c Config) kmsDescription() string {
@@ -138,6 +143,7 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 	str(&c.DefaultSSE, "default-sse", "AES256", "encryption for buckets without a configuration: AES256 or aws:kms")
 	str(&c.DefaultKMSKeyID, "default-kms-key-id", "", "KMS key for --default-sse aws:kms (default alias/aws/s3)")
 	str(&domains, "domain", "", "comma-separated domains for virtual-host-style addressing")
+	str(&c.Compress, "compress", "", "compress single-part objects of these content types before encryption: \"default\" (text, JSON, XML, ...) or a comma-separated list (\"text/*,application/json\"); off by default because stored sizes then leak information (docs/format.md)")
 	fs.BoolVar(&c.AllowInsecureSSEC, "allow-insecure-ssec", false,
 		"accept SSE-C over plain HTTP (only behind a TLS-terminating proxy) (env "+envName("allow-insecure-ssec")+")")
 
@@ -186,7 +192,11 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) ([]
 // finishConfig completes c from the string flags and the environment-only
 // secrets, and validates it.
 func finishConfig(c Config, backend, logLevel, domains string, getenv func(string) string) (Config, error) {
-
+	for _, t := range strings.Split(c.Compress, ",") {
+		if t = strings.TrimSpace(t); t != "" && t != "default" && !strings.Contains(t, "/") {
+			return c, fmt.Errorf("%w: --compress %q: want \"default\" or content types like text/*", ErrConfig, t)
+		}
+	}
 	c.AccessKey = getenv(envPrefix + "ACCESS_KEY")
 	c.SecretKey = getenv(envPrefix + "SECRET_KEY")
 	c.KMSAccessKey = getenv(envPrefix + "KMS_ACCESS_KEY")
@@ -297,4 +307,20 @@ func (c Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// compression turns --compress into the gateway's setting.
+func (c Config) compression() sse.CompressionConfig {
+	if c.Compress == "" {
+		return sse.CompressionConfig{}
+	}
+	cc := sse.CompressionConfig{Enabled: true}
+	if c.Compress != "default" {
+		for _, t := range strings.Split(c.Compress, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				cc.ContentTypes = append(cc.ContentTypes, t)
+			}
+		}
+	}
+	return cc
 }

@@ -79,6 +79,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 		AllowInsecureSSEC: cfg.AllowInsecureSSEC,
 		DefaultSSE:        cfg.DefaultSSE,
 		DefaultKMSKeyID:   cfg.DefaultKMSKeyID,
+		Compression:       cfg.compression(),
 	}, gateway.Deps{
 		Store:  st,
 		KMS:    svc,
