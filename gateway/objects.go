@@ -356,7 +356,6 @@ func addSSEMeta(md store.Metadata, em *sse.ObjectMeta) error {
 	return nil
 }
 
-
 func (o *objectLayer) delete(ctx context.Context, bucket, key string) error {
 	return o.store.Delete(ctx, bucket, key)
 }
