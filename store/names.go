@@ -98,10 +98,11 @@ func looksLikeIPv4(s string) bool {
 
 // MaxMetadataSize is the most user metadata every backend must accept,
 // measured as S3 and MinIO do: the sum over entries of
-// len("x-amz-meta-") + len(key) + len(value). MinIO refuses more (AWS S3
-// allows 2 KB by a similar count). store/minio stores values that HTTP
-// would alter (empty, surrounding spaces, non-printable, "=?" prefix) in
-// base64, which costs a third more.
+// len("x-amz-meta-") + len(key) + len(value) (AWS S3 allows 2 KB of user
+// metadata by a similar count). Both backends accept more: store/fs has no
+// limit, and store/minio, whose server refuses more than this, spills
+// larger metadata to a hidden overflow object; the conformance suite
+// checks 8 KiB on every backend.
 const MaxMetadataSize = 2048
 
 // MetadataSize returns the size of m as counted against MaxMetadataSize.

@@ -10,6 +10,32 @@
 //	.ssegate.sys/config/<name>         bucket configuration blobs
 //	.ssegate.sys/mpu/<id>/upload       key and metadata of an upload
 //	.ssegate.sys/mpu/<id>/part-NNNNN   a part's metadata and backend ETag
+//	.ssegate.sys/mpu/<id>/<hex>        a record's spilled fields
+//	.ssegate.sys/meta/<hex>            an object's spilled metadata
+//
+// Metadata overflow (spill.go): MinIO refuses more than 2048 bytes of user
+// metadata. Metadata that would not fit is written as JSON to a new hidden
+// overflow object FIRST; the object (or the metadata-only self-copy of a
+// late-metadata Put, Copy or CompleteMultipart) then carries only the
+// pointer entry x-amz-meta-ssegate_spill: <id>. The object's own write stays
+// the atomic commit point: a crash before it leaves an unreferenced overflow
+// object, never an object without its metadata. After a successful
+// replacement the previous version's overflow object is removed (its id is
+// read with a HEAD before the write: one extra request per Put, Copy and
+// Complete); Delete removes it too. This cleanup is best effort: a failure
+// or a racing writer can leave an orphan under meta/, which costs only space
+// (DeleteBucket removes it with the bucket). Every object, copies included,
+// has its own overflow object, so no delete can take another's metadata.
+// Reads resolve the pointer with one more GET (List WithMeta: one per
+// spilled object). A reader racing with an overwrite may find the overflow
+// object already gone; it then reads the object again (the newer version).
+// A missing or unreadable overflow object is otherwise an error, never
+// empty metadata. The pointer key holds '_', which store.Metadata keys never
+// contain, so it cannot collide with a caller's entry (a caller passing it
+// is refused). A multipart upload's create-time overflow object becomes the
+// completed object's until the final metadata replaces it (or Abort drops
+// it); record overflow objects live under the upload's prefix and go with
+// its records.
 //
 // A part record is written after its part is stored. ListParts joins the
 // backend's parts with these records and drops a part whose record is
@@ -21,8 +47,8 @@
 // so a page costs one request; other S3 servers would return no metadata.
 //
 // Limits found against MinIO (single drive):
-//   - user metadata: store.MaxMetadataSize (2048 bytes counted with the
-//     "x-amz-meta-" prefix); more is refused (see meta.go);
+//   - user metadata: 2048 bytes counted with the "x-amz-meta-" prefix;
+//     more spills to an overflow object (above), up to 1 MiB of JSON;
 //   - a key segment longer than 255 bytes, and segments "", "." or ".."
 //     ("a//b", "./x") are refused (store.ErrInvalidKey);
 //   - an object "a" and objects below "a/" can both be stored and read, but

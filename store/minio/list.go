@@ -3,6 +3,7 @@ package minio
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -141,8 +142,17 @@ func (s *Store) List(ctx context.Context, bucket string, opts store.ListOptions)
 				}
 				info := store.ObjectInfo{Key: e.key, Size: e.obj.Size, ETag: strings.Trim(e.obj.ETag, `"`), LastModified: e.obj.LastModified}
 				if opts.WithMeta {
-					if info.Meta, err = fromUserMetadata(userMeta(e.obj.UserMetadata)); err != nil {
-						return store.ListResult{}, err
+					info.Meta, err = s.decodeMeta(ctx, bucket, spillDir, userMeta(e.obj.UserMetadata))
+					if errors.Is(err, errSpillMissing) {
+						// Replaced since the page was read: report the
+						// current version (or nothing if it is gone).
+						info, err = s.Head(ctx, bucket, e.key)
+						if errors.Is(err, store.ErrNotFound) {
+							continue
+						}
+					}
+					if err != nil {
+						return store.ListResult{}, mapErr(err, "minio: list %s", bucket)
 					}
 				}
 				out.Objects = append(out.Objects, info)

@@ -18,9 +18,8 @@ import (
 // would not survive are stored as valueMarker + base64url(value); a value
 // that itself begins with the marker is encoded too, so decoding is exact.
 //
-// Limit (MinIO, measured by the conformance suite's Total6K case): at least
-// 3 values of 1900 bytes in one object; S3 itself allows 2 KB of user
-// metadata, so the gateway should keep its own entries small.
+// MinIO refuses more than 2048 bytes of encoded user metadata per object;
+// encodeMeta (spill.go) moves larger metadata to an overflow object.
 const (
 	valueMarker = "~b"
 	metaPrefix  = "X-Amz-Meta-"

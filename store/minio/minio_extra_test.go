@@ -153,15 +153,116 @@ func TestLargeCompletedUploadGetsFinalMetadata(t *testing.T) {
 	}
 }
 
-func TestMetadataOverLimitIsRefused(t *testing.T) {
+// hiddenKeys lists the bucket's objects under a hidden prefix directly.
+func hiddenKeys(t *testing.T, srv *miniotest.Server, b, prefix string) []string {
+	t.Helper()
+	var keys []string
+	for o := range rawClient(t, srv).ListObjects(context.Background(), b, miniogo.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		keys = append(keys, o.Key)
+	}
+	return keys
+}
+
+func bigMeta(tag string) store.Metadata {
+	return store.Metadata{"tag": tag, "a": strings.Repeat("a", 3000), "b": strings.Repeat("b", 3000)}
+}
+
+func TestOverflowObjectsDoNotOutliveTheirObjects(t *testing.T) {
+	srv := miniotest.Shared(t)
 	s := newStore(t)
 	ctx := context.Background()
 	b := storetest.NewBucket(t, s)
-	_, err := s.Put(ctx, b, "k", strings.NewReader(""), 0, store.Metadata{"a": strings.Repeat("a", store.MaxMetadataSize)})
-	if err == nil {
-		t.Fatal("metadata over MaxMetadataSize accepted; update store.MaxMetadataSize and docs")
+	put := func(key string, m store.Metadata) {
+		t.Helper()
+		if _, err := s.Put(ctx, b, key, strings.NewReader("data"), 4, m); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := s.Head(ctx, b, "k"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("refused Put left an object: %v", err)
+	put("k", bigMeta("1"))
+	if n := len(hiddenKeys(t, srv, b, ".ssegate.sys/meta/")); n != 1 {
+		t.Fatalf("%d overflow objects after one big Put, want 1", n)
+	}
+	put("k", bigMeta("2"))
+	put("k", store.Metadata{"small": "1"})
+	put("k", bigMeta("3"))
+	if _, err := s.Copy(ctx, b, "k", b, "k", bigMeta("4")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Copy(ctx, b, "k", b, "k2", bigMeta("5")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(hiddenKeys(t, srv, b, ".ssegate.sys/meta/")); n != 2 {
+		t.Fatalf("%d overflow objects for two big objects, want 2", n)
+	}
+	id, err := s.CreateMultipart(ctx, b, "k", bigMeta("6"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.UploadPart(ctx, b, "k", id, 1, strings.NewReader("part"), 4, bigMeta("7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompleteMultipart(ctx, b, "k", id, []store.CompletePart{{Number: 1, ETag: p.ETag}}, bigMeta("8")); err != nil {
+		t.Fatal(err)
+	}
+	id, err = s.CreateMultipart(ctx, b, "k", bigMeta("9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AbortMultipart(ctx, b, "k", id); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k", "k2"} {
+		if err := s.Delete(ctx, b, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := hiddenKeys(t, srv, b, ".ssegate.sys/"); len(left) != 0 {
+		t.Fatalf("hidden objects left after deleting everything: %q", left)
+	}
+}
+
+func TestMissingOverflowObjectIsAnErrorNotEmptyMetadata(t *testing.T) {
+	srv := miniotest.Shared(t)
+	s := newStore(t)
+	ctx := context.Background()
+	b := storetest.NewBucket(t, s)
+	if _, err := s.Put(ctx, b, "k", strings.NewReader("data"), 4, bigMeta("x")); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range hiddenKeys(t, srv, b, ".ssegate.sys/meta/") {
+		if err := rawClient(t, srv).RemoveObject(ctx, b, k, miniogo.RemoveObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, err := s.Head(ctx, b, "k"); err == nil {
+		t.Fatalf("Head with its overflow object gone = %+v, want an error", h)
+	}
+	if _, _, err := s.Get(ctx, b, "k", 0, -1); err == nil {
+		t.Fatal("Get with its overflow object gone succeeded")
+	}
+	if res, err := s.List(ctx, b, store.ListOptions{WithMeta: true}); err == nil && len(res.Objects) > 0 {
+		t.Fatalf("List WithMeta with the overflow object gone = %+v", res.Objects)
+	}
+}
+
+func TestCallerCannotForgeAnOverflowPointer(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	b := storetest.NewBucket(t, s)
+	_, err := s.Put(ctx, b, "k", strings.NewReader(""), 0, store.Metadata{"ssegate_spill": "00000000000000000000000000000000"})
+	if err == nil {
+		t.Fatal("metadata with the reserved pointer key accepted")
+	}
+	// A key that merely resembles it is ordinary metadata.
+	m := store.Metadata{"ssegate-spill": "00000000000000000000000000000000"}
+	if _, err := s.Put(ctx, b, "k", strings.NewReader(""), 0, m); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.Head(ctx, b, "k"); err != nil || h.Meta["ssegate-spill"] != m["ssegate-spill"] || len(h.Meta) != 1 {
+		t.Fatalf("Head = %+v, %v", h, err)
 	}
 }

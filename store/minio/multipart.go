@@ -21,6 +21,7 @@ const (
 	recKey   = "k" // upload record: the object key
 	recTime  = "t" // upload record: initiation time
 	recETag  = "e" // part record: the backend ETag it belongs to
+	recSpill = "s" // upload record: overflow id of the backend upload's own metadata
 	recMeta  = "m-"
 	maxParts = 10000
 )
@@ -78,9 +79,37 @@ func splitFields(m store.Metadata) store.Metadata {
 	return out
 }
 
-func (s *Store) putRecord(ctx context.Context, bucket, name string, m store.Metadata) error {
-	_, err := s.core.PutObject(ctx, bucket, name, strings.NewReader(""), 0, "", "", minio.PutObjectOptions{UserMetadata: toUserMetadata(m)})
+// putRecord writes a record of upload id; fields that do not fit spill to
+// an overflow object beside it, under the upload's prefix, which
+// removeRecords deletes with the records.
+func (s *Store) putRecord(ctx context.Context, bucket, id, name string, m store.Metadata) error {
+	um, _, err := s.encodeMeta(ctx, bucket, uploadPrefix(id), m)
+	if err != nil {
+		return err
+	}
+	_, err = s.core.PutObject(ctx, bucket, name, strings.NewReader(""), 0, "", "", minio.PutObjectOptions{UserMetadata: um})
 	return err
+}
+
+// readRecord returns the fields of upload id's record; ErrNoSuchUpload if
+// there is none.
+func (s *Store) readRecord(ctx context.Context, bucket, key, id string) (store.Metadata, error) {
+	oi, err := s.client.StatObject(ctx, bucket, uploadRecord(id), minio.StatObjectOptions{})
+	if err != nil {
+		err = s.notFoundErr(ctx, err, bucket, "minio: upload %s/%s", bucket, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("minio: upload %s/%s: %w", bucket, key, store.ErrNoSuchUpload)
+		}
+		return nil, err
+	}
+	m, err := s.decodeMeta(ctx, bucket, uploadPrefix(id), oi.UserMetadata)
+	if err != nil {
+		return nil, mapErr(err, "minio: upload %s/%s", bucket, key)
+	}
+	if m[recKey] != key {
+		return nil, fmt.Errorf("minio: upload %s/%s: %w", bucket, key, store.ErrNoSuchUpload)
+	}
+	return m, nil
 }
 
 func (s *Store) CreateMultipart(ctx context.Context, bucket, key string, meta store.Metadata) (string, error) {
@@ -90,17 +119,30 @@ func (s *Store) CreateMultipart(ctx context.Context, bucket, key string, meta st
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
-	id, err := s.core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{UserMetadata: toUserMetadata(meta)})
+	// The backend upload carries meta too: it is what a completed object
+	// has if we crash before setting the final metadata (see Complete).
+	um, spill, err := s.encodeMeta(ctx, bucket, spillDir, meta)
 	if err != nil {
+		return "", fmt.Errorf("minio: create multipart %s/%s: %w", bucket, key, err)
+	}
+	id, err := s.core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{UserMetadata: um})
+	if err != nil {
+		s.dropSpill(ctx, bucket, spillDir, spill)
 		return "", mapErr(err, "minio: create multipart %s/%s", bucket, key)
 	}
 	if err := checkUploadID(id); err != nil {
 		s.core.AbortMultipartUpload(ctx, bucket, key, id)
+		s.dropSpill(ctx, bucket, spillDir, spill)
 		return "", fmt.Errorf("minio: backend upload id %q has unexpected characters", id)
 	}
-	rec := withFields(map[string]string{recKey: key, recTime: time.Now().UTC().Format(time.RFC3339Nano)}, meta)
-	if err := s.putRecord(ctx, bucket, uploadRecord(id), rec); err != nil {
+	fields := map[string]string{recKey: key, recTime: time.Now().UTC().Format(time.RFC3339Nano)}
+	if spill != "" {
+		fields[recSpill] = spill
+	}
+	if err := s.putRecord(ctx, bucket, id, uploadRecord(id), withFields(fields, meta)); err != nil {
 		s.core.AbortMultipartUpload(context.WithoutCancel(ctx), bucket, key, id)
+		s.dropSpill(ctx, bucket, spillDir, spill)
+		s.removeRecords(context.WithoutCancel(ctx), bucket, id)
 		return "", mapErr(err, "minio: create multipart %s/%s: record", bucket, key)
 	}
 	return id, nil
@@ -110,20 +152,9 @@ func (s *Store) GetUpload(ctx context.Context, bucket, key, uploadID string) (st
 	if err := s.checkUpload(bucket, key, uploadID); err != nil {
 		return store.UploadInfo{}, err
 	}
-	oi, err := s.client.StatObject(ctx, bucket, uploadRecord(uploadID), minio.StatObjectOptions{})
-	if err != nil {
-		err = s.notFoundErr(ctx, err, bucket, "minio: upload %s/%s", bucket, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return store.UploadInfo{}, fmt.Errorf("minio: upload %s/%s: %w", bucket, key, store.ErrNoSuchUpload)
-		}
-		return store.UploadInfo{}, err
-	}
-	m, err := fromUserMetadata(oi.UserMetadata)
+	m, err := s.readRecord(ctx, bucket, key, uploadID)
 	if err != nil {
 		return store.UploadInfo{}, err
-	}
-	if m[recKey] != key {
-		return store.UploadInfo{}, fmt.Errorf("minio: upload %s/%s: %w", bucket, key, store.ErrNoSuchUpload)
 	}
 	t, _ := time.Parse(time.RFC3339Nano, m[recTime])
 	return store.UploadInfo{Key: key, UploadID: uploadID, Initiated: t, Meta: splitFields(m)}, nil
@@ -153,7 +184,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 	}
 	etag := strings.Trim(p.ETag, `"`)
 	rec := withFields(map[string]string{recETag: etag}, partMeta)
-	if err := s.putRecord(ctx, bucket, partRecord(uploadID, part), rec); err != nil {
+	if err := s.putRecord(ctx, bucket, uploadID, partRecord(uploadID, part), rec); err != nil {
 		return store.PartInfo{}, mapErr(err, "minio: upload part %s/%s #%d: record", bucket, key, part)
 	}
 	return store.PartInfo{Number: part, Size: size, ETag: etag, LastModified: time.Now().UTC(), Meta: partMeta.Clone()}, nil
@@ -238,9 +269,9 @@ func (s *Store) partRecords(ctx context.Context, bucket, id string) (map[int]sto
 			if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, prefix), "%d", &n); err != nil {
 				continue
 			}
-			m, err := fromUserMetadata(userMeta(o.UserMetadata))
+			m, err := s.decodeMeta(ctx, bucket, uploadPrefix(id), userMeta(o.UserMetadata))
 			if err != nil {
-				return nil, err
+				return nil, mapErr(err, "minio: part record %s #%d", id, n)
 			}
 			out[n] = m
 			after = o.Key
@@ -257,6 +288,10 @@ func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID str
 	}
 	if len(parts) == 0 {
 		return store.ObjectInfo{}, fmt.Errorf("minio: complete: no parts: %w", store.ErrInvalidPart)
+	}
+	rec, err := s.readRecord(ctx, bucket, key, uploadID)
+	if err != nil {
+		return store.ObjectInfo{}, err
 	}
 	have, err := s.ListParts(ctx, bucket, key, uploadID)
 	if err != nil {
@@ -276,19 +311,29 @@ func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID str
 		}
 		cps[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
 	}
+	prev := s.currentSpill(ctx, bucket, key)
 	if _, err := s.core.CompleteMultipartUpload(ctx, bucket, key, uploadID, cps, minio.PutObjectOptions{}); err != nil {
 		return store.ObjectInfo{}, mapErr(err, "minio: complete %s/%s", bucket, key)
 	}
+	s.dropSpill(ctx, bucket, spillDir, prev)
 	// S3 cannot set metadata at completion, so the final metadata is set
 	// with a self-copy (REPLACE), which MinIO does in place for any size.
 	// Crash window: if we die between the two calls, the object exists with
 	// the metadata given at CreateMultipart. The gateway must therefore put
 	// everything needed to read the object into that metadata already, or
 	// treat such an object as unreadable rather than misread it.
-	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, UserMetadata: toUserMetadata(meta), ReplaceMetadata: true}
+	// The object now points to the upload's overflow object (if any); the
+	// final metadata gets a new one, and the upload's goes once replaced.
+	um, spill, err := s.encodeMeta(ctx, bucket, spillDir, meta)
+	if err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("minio: complete %s/%s: set metadata: %w", bucket, key, err)
+	}
+	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, UserMetadata: um, ReplaceMetadata: true}
 	if _, err := s.client.CopyObject(ctx, dst, minio.CopySrcOptions{Bucket: bucket, Object: key}); err != nil {
+		s.dropSpill(ctx, bucket, spillDir, spill)
 		return store.ObjectInfo{}, mapErr(err, "minio: complete %s/%s: set metadata", bucket, key)
 	}
+	s.dropSpill(ctx, bucket, spillDir, rec[recSpill])
 	s.removeRecords(context.WithoutCancel(ctx), bucket, uploadID)
 	return s.Head(ctx, bucket, key)
 }
@@ -297,9 +342,13 @@ func (s *Store) AbortMultipart(ctx context.Context, bucket, key, uploadID string
 	if err := s.checkUpload(bucket, key, uploadID); err != nil {
 		return err
 	}
+	// The record names the upload's own overflow object; a missing record
+	// (already aborted) leaves nothing of ours to drop.
+	rec, _ := s.readRecord(ctx, bucket, key, uploadID)
 	if err := s.core.AbortMultipartUpload(ctx, bucket, key, uploadID); err != nil {
 		return mapErr(err, "minio: abort %s/%s", bucket, key)
 	}
+	s.dropSpill(ctx, bucket, spillDir, rec[recSpill])
 	return s.removeRecords(context.WithoutCancel(ctx), bucket, uploadID)
 }
 
@@ -339,7 +388,7 @@ func (s *Store) ListMultipartUploads(ctx context.Context, bucket, prefix string)
 			if !ok || checkUploadID(id) != nil {
 				continue
 			}
-			m, err := fromUserMetadata(userMeta(o.UserMetadata))
+			m, err := s.decodeMeta(ctx, bucket, uploadPrefix(id), userMeta(o.UserMetadata))
 			if err != nil || !strings.HasPrefix(m[recKey], prefix) {
 				continue
 			}

@@ -59,8 +59,14 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 	if err := checkKey(key); err != nil {
 		return store.ObjectInfo{}, err
 	}
+	// The previous version's overflow object, to remove once replaced.
+	prev := s.currentSpill(ctx, bucket, key)
+	first := meta.Clone()
+	sent, spill, err := s.encodeMeta(ctx, bucket, spillDir, first)
+	if err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("minio: put %s/%s: %w", bucket, key, err)
+	}
 	tr := &trackingReader{r: r}
-	sent := toUserMetadata(meta)
 	opts := minio.PutObjectOptions{
 		UserMetadata: sent,
 		// Stream the body: no SHA-256 pass over it before sending, no MD5.
@@ -70,7 +76,6 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 		NumThreads:           1,
 	}
 	var ui minio.UploadInfo
-	var err error
 	if size >= 0 && size <= maxSinglePut {
 		// Core.PutObject is one PUT that streams r as is.
 		ui, err = s.core.PutObject(ctx, bucket, key, tr, size, "", "", opts)
@@ -78,10 +83,15 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 		ui, err = s.client.PutObject(ctx, bucket, key, tr, size, opts)
 	}
 	if err != nil {
+		s.dropSpill(ctx, bucket, spillDir, spill)
 		return store.ObjectInfo{}, tr.failure(err, size, "minio: put %s/%s", bucket, key)
+	}
+	if prev != spill {
+		s.dropSpill(ctx, bucket, spillDir, prev)
 	}
 	if size >= 0 {
 		// Drive r to its end, where late metadata is completed (store.Store.Put).
+		// The object is already stored then; its metadata stays as sent.
 		if err := store.ExpectEOF(r); err != nil {
 			return store.ObjectInfo{}, fmt.Errorf("minio: put %s/%s: %w", bucket, key, err)
 		}
@@ -95,35 +105,43 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 		mtime = time.Now().UTC() // PUT responses carry no Last-Modified
 	}
 	m := meta.Clone()
-	if final := toUserMetadata(m); !maps.Equal(final, sent) {
+	if !maps.Equal(m, first) {
 		// The caller completed meta while the body streamed (store.Store.Put).
-		if err := s.updateMeta(ctx, bucket, key, ui.ETag, final); err != nil {
+		if err := s.updateMeta(ctx, bucket, key, ui.ETag, spill, m); err != nil {
 			return store.ObjectInfo{}, err
 		}
 	}
 	return store.ObjectInfo{Key: key, Size: ui.Size, ETag: ui.ETag, LastModified: mtime, Meta: m}, nil
 }
 
-// updateMeta replaces the metadata of the object just written, as a
-// metadata-only self-copy that applies only while the object still has
-// etag: if another writer replaced it meanwhile, that write is the newer
-// one and ours is simply superseded, so that is not an error. MinIO keeps
-// the object's ETag on a metadata-only copy.
-func (s *Store) updateMeta(ctx context.Context, bucket, key, etag string, um map[string]string) error {
+// updateMeta replaces the metadata of the object just written (whose
+// overflow object, if any, is oldSpill) with m, as a metadata-only
+// self-copy that applies only while the object still has etag: if another
+// writer replaced it meanwhile, that write is the newer one and ours is
+// simply superseded, so that is not an error. MinIO keeps the object's
+// ETag on a metadata-only copy.
+func (s *Store) updateMeta(ctx context.Context, bucket, key, etag, oldSpill string, m store.Metadata) error {
+	um, spill, err := s.encodeMeta(ctx, bucket, spillDir, m)
+	if err != nil {
+		return fmt.Errorf("minio: put %s/%s: set final metadata: %w", bucket, key, err)
+	}
 	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, UserMetadata: um, ReplaceMetadata: true}
 	src := minio.CopySrcOptions{Bucket: bucket, Object: key, MatchETag: etag}
-	_, err := s.client.CopyObject(ctx, dst, src)
+	_, err = s.client.CopyObject(ctx, dst, src)
 	if err != nil {
+		// Our new overflow object is referenced by nothing.
+		s.dropSpill(ctx, bucket, spillDir, spill)
 		if minio.ToErrorResponse(err).Code == "PreconditionFailed" {
 			return nil
 		}
 		return mapErr(err, "minio: put %s/%s: set final metadata", bucket, key)
 	}
+	s.dropSpill(ctx, bucket, spillDir, oldSpill)
 	return nil
 }
 
-func toInfo(oi minio.ObjectInfo) (store.ObjectInfo, error) {
-	meta, err := fromUserMetadata(oi.UserMetadata)
+func (s *Store) toInfo(ctx context.Context, bucket string, oi minio.ObjectInfo) (store.ObjectInfo, error) {
+	meta, err := s.decodeMeta(ctx, bucket, spillDir, oi.UserMetadata)
 	if err != nil {
 		return store.ObjectInfo{}, err
 	}
@@ -137,12 +155,17 @@ func (s *Store) Head(ctx context.Context, bucket, key string) (store.ObjectInfo,
 	if err := checkKey(key); err != nil {
 		return store.ObjectInfo{}, err
 	}
-	oi, err := s.client.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
-	if err != nil {
-		return store.ObjectInfo{}, s.notFoundErr(ctx, err, bucket, "minio: head %s/%s", bucket, key)
-	}
-	info, err := toInfo(oi)
-	return info, mapErr(err, "minio: head %s/%s", bucket, key)
+	return retrySpill(func() (store.ObjectInfo, error) {
+		oi, err := s.client.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			return store.ObjectInfo{}, s.notFoundErr(ctx, err, bucket, "minio: head %s/%s", bucket, key)
+		}
+		info, err := s.toInfo(ctx, bucket, oi)
+		if errors.Is(err, errSpillMissing) {
+			return store.ObjectInfo{}, err
+		}
+		return info, mapErr(err, "minio: head %s/%s", bucket, key)
+	})
 }
 
 // notFoundErr maps err, telling a missing bucket from a missing key when
@@ -174,15 +197,30 @@ func (s *Store) Get(ctx context.Context, bucket, key string, offset, length int6
 			opts.Set("Range", fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
 		}
 	}
-	rc, oi, h, err := s.core.GetObject(ctx, bucket, key, opts)
-	if err != nil {
-		return nil, store.ObjectInfo{}, s.notFoundErr(ctx, err, bucket, "minio: get %s/%s", bucket, key)
+	type opened struct {
+		rc   io.ReadCloser
+		info store.ObjectInfo
+		h    http.Header
 	}
-	info, err := toInfo(oi)
+	o, err := retrySpill(func() (opened, error) {
+		rc, oi, h, err := s.core.GetObject(ctx, bucket, key, opts)
+		if err != nil {
+			return opened{}, s.notFoundErr(ctx, err, bucket, "minio: get %s/%s", bucket, key)
+		}
+		info, err := s.toInfo(ctx, bucket, oi)
+		if err != nil {
+			rc.Close()
+			if errors.Is(err, errSpillMissing) {
+				return opened{}, err
+			}
+			return opened{}, mapErr(err, "minio: get %s/%s", bucket, key)
+		}
+		return opened{rc, info, h}, nil
+	})
 	if err != nil {
-		rc.Close()
-		return nil, store.ObjectInfo{}, mapErr(err, "minio: get %s/%s", bucket, key)
+		return nil, store.ObjectInfo{}, err
 	}
+	rc, info, h := o.rc, o.info, o.h
 	info.Key = key
 	if ranged {
 		total, err := totalFromContentRange(h)
@@ -212,8 +250,12 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	err := s.client.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{})
-	return mapErr(err, "minio: delete %s/%s", bucket, key)
+	spill := s.currentSpill(ctx, bucket, key)
+	if err := s.client.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return mapErr(err, "minio: delete %s/%s", bucket, key)
+	}
+	s.dropSpill(ctx, bucket, spillDir, spill)
+	return nil
 }
 
 func (s *Store) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, meta store.Metadata) (store.ObjectInfo, error) {
@@ -227,12 +269,19 @@ func (s *Store) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 			return store.ObjectInfo{}, err
 		}
 	}
-	dst := minio.CopyDestOptions{Bucket: dstBucket, Object: dstKey, UserMetadata: toUserMetadata(meta), ReplaceMetadata: true}
-	src := minio.CopySrcOptions{Bucket: srcBucket, Object: srcKey}
-	si, err := s.Head(ctx, srcBucket, srcKey)
+	si, err := s.client.StatObject(ctx, srcBucket, srcKey, minio.StatObjectOptions{})
 	if err != nil {
-		return store.ObjectInfo{}, err
+		return store.ObjectInfo{}, s.notFoundErr(ctx, err, srcBucket, "minio: copy from %s/%s", srcBucket, srcKey)
 	}
+	prev := s.currentSpill(ctx, dstBucket, dstKey)
+	// The destination always gets its own overflow object, so that deleting
+	// one of the two objects never takes the other's metadata with it.
+	um, spill, err := s.encodeMeta(ctx, dstBucket, spillDir, meta)
+	if err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("minio: copy %s/%s to %s/%s: %w", srcBucket, srcKey, dstBucket, dstKey, err)
+	}
+	dst := minio.CopyDestOptions{Bucket: dstBucket, Object: dstKey, UserMetadata: um, ReplaceMetadata: true}
+	src := minio.CopySrcOptions{Bucket: srcBucket, Object: srcKey}
 	if si.Size <= maxSinglePut || (srcBucket == dstBucket && srcKey == dstKey) {
 		// One CopyObject keeps the source's (MD5) ETag; with REPLACE on
 		// the object itself MinIO updates metadata in place at any size.
@@ -242,7 +291,11 @@ func (s *Store) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		_, err = s.client.ComposeObject(ctx, dst, src)
 	}
 	if err != nil {
+		s.dropSpill(ctx, dstBucket, spillDir, spill)
 		return store.ObjectInfo{}, mapErr(err, "minio: copy %s/%s to %s/%s", srcBucket, srcKey, dstBucket, dstKey)
+	}
+	if prev != spill {
+		s.dropSpill(ctx, dstBucket, spillDir, prev)
 	}
 	return s.Head(ctx, dstBucket, dstKey)
 }

@@ -41,6 +41,7 @@ func RunWith(t *testing.T, newStore func(t *testing.T) store.Store, limits Limit
 		{"PutGetHeadDelete", testPutGetHeadDelete},
 		{"Ranges", testRanges},
 		{"Metadata", testMetadata},
+		{"BigMetadata", testBigMetadata},
 		{"Keys", testKeys},
 		{"InvalidKeys", testInvalidKeys},
 		{"List", testList},
