@@ -30,6 +30,10 @@ type Config struct {
 	// types before encryption. Off by default: stored sizes then leak
 	// information about the plaintext (docs/format.md, 8).
 	Compression sse.CompressionConfig
+	// SSES3KeyID is the KMS key that backs SSE-S3. Empty: the embedded
+	// KMS's hidden gateway-owned key (kms.SSES3KeyAlias). A gateway using
+	// a remote KMS names a key there (cmd defaults it to alias/aws/s3).
+	SSES3KeyID string
 }
 
 // Credential is one access key the gateway accepts.

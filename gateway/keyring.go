@@ -28,9 +28,12 @@ import (
 // expires. SSE-C never reaches the keyring.
 type keyring struct {
 	kms kms.Service
-	now func() time.Time
-	ttl time.Duration
-	max int
+	// sseS3Key is the KMS key behind SSE-S3: the embedded KMS's hidden
+	// gateway-owned key by default; with a remote KMS, a key there.
+	sseS3Key string
+	now      func() time.Time
+	ttl      time.Duration
+	max      int
 
 	mu  sync.Mutex
 	gen map[string]cachedKey // bucket-level data keys to seal new objects
@@ -57,12 +60,13 @@ func newKeyring(svc kms.Service, now func() time.Time) *keyring {
 		now = time.Now
 	}
 	return &keyring{
-		kms: svc,
-		now: now,
-		ttl: bucketKeyTTL,
-		max: bucketKeyMaxKeys,
-		gen: make(map[string]cachedKey),
-		dec: make(map[string]cachedKey),
+		kms:      svc,
+		sseS3Key: kms.SSES3KeyAlias,
+		now:      now,
+		ttl:      bucketKeyTTL,
+		max:      bucketKeyMaxKeys,
+		gen:      make(map[string]cachedKey),
+		dec:      make(map[string]cachedKey),
 	}
 }
 
@@ -95,9 +99,17 @@ func s3Context(spec kekSpec) kms.EncryptionContext {
 	return sse.KMSContext(spec.Bucket, spec.Object, spec.SSES3 || spec.BucketKey, spec.Context)
 }
 
-func (s kekSpec) keyID() string {
+// withSSES3Key makes id (if set) the key behind SSE-S3.
+func (r *keyring) withSSES3Key(id string) *keyring {
+	if id != "" {
+		r.sseS3Key = id
+	}
+	return r
+}
+
+func (r *keyring) keyID(s kekSpec) string {
 	if s.SSES3 {
-		return kms.SSES3KeyAlias
+		return r.sseS3Key
 	}
 	if s.KMSKeyID == "" {
 		return kms.AWSManagedS3Alias
@@ -108,7 +120,7 @@ func (s kekSpec) keyID() string {
 // newKEK returns a KEK for a new object (or a new seal of an existing one).
 func (r *keyring) newKEK(ctx context.Context, spec kekSpec) (kek, error) {
 	ec := s3Context(spec)
-	in := kms.GenerateDataKeyInput{KeyID: spec.keyID(), Context: ec, KeySpec: "AES_256"}
+	in := kms.GenerateDataKeyInput{KeyID: r.keyID(spec), Context: ec, KeySpec: "AES_256"}
 	if !spec.SSES3 && !spec.BucketKey {
 		dk, err := r.kms.GenerateDataKey(ctx, in)
 		if err != nil {

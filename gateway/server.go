@@ -53,7 +53,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:     cfg,
 		deps:    deps,
 		log:     log,
-		objects: &objectLayer{store: deps.Store, keys: newKeyring(deps.KMS, nil), log: log, compression: cfg.Compression},
+		objects: &objectLayer{store: deps.Store, keys: newKeyring(deps.KMS, nil).withSSES3Key(cfg.SSES3KeyID), log: log, compression: cfg.Compression},
 		now:     time.Now,
 	}
 	s.router = s.routes()

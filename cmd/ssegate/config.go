@@ -40,6 +40,9 @@ type Config struct {
 	// KMSEndpoint selects a remote AWS-compatible KMS instead of the
 	// embedded one; KMSAccessKey/KMSSecretKey come from the environment only.
 	KMSEndpoint  string
+	// SSES3KeyID is the KMS key behind SSE-S3 ("" = the embedded KMS's
+	// hidden key; with --kms-endpoint the default is alias/aws/s3 there).
+	SSES3KeyID string
 	KMSAccessKey string
 	KMSSecretKey string
 
@@ -139,6 +142,7 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 	str(&logLevel, "log-level", "info", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "text", "text or json")
 	str(&c.KMSEndpoint, "kms-endpoint", "", "remote AWS-compatible KMS endpoint instead of the embedded KMS")
+	str(&c.SSES3KeyID, "sse-s3-key-id", "", "KMS key behind SSE-S3 (default: the embedded KMS's hidden key; with --kms-endpoint, alias/aws/s3 on the remote KMS)")
 	str(&c.MasterKeyFile, "master-key-file", "", "embedded KMS master key file, created 0600 if missing (default <data-dir>/master.key; env SSEGATE_MASTER_KEY gives the key itself, hex or base64)")
 	str(&c.DefaultSSE, "default-sse", "AES256", "encryption for buckets without a configuration: AES256 or aws:kms")
 	str(&c.DefaultKMSKeyID, "default-kms-key-id", "", "KMS key for --default-sse aws:kms (default alias/aws/s3)")
@@ -225,6 +229,9 @@ func finishConfig(c Config, backend, logLevel, domains string, getenv func(strin
 		if c.MasterKey, err = decodeMasterKey(mk); err != nil {
 			return Config{}, err
 		}
+	}
+	if c.KMSEndpoint != "" && c.SSES3KeyID == "" {
+		c.SSES3KeyID = "alias/aws/s3" // created on first use by the remote KMS
 	}
 	return c, c.validate()
 }

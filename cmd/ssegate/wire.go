@@ -80,6 +80,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 		DefaultSSE:        cfg.DefaultSSE,
 		DefaultKMSKeyID:   cfg.DefaultKMSKeyID,
 		Compression:       cfg.compression(),
+		SSES3KeyID:        cfg.SSES3KeyID,
 	}, gateway.Deps{
 		Store:  st,
 		KMS:    svc,
