@@ -34,6 +34,8 @@ type keyring struct {
 	now      func() time.Time
 	ttl      time.Duration
 	max      int
+	// onCache, if set, is told of every bucket-level cache lookup (metrics).
+	onCache func(hit bool)
 
 	mu  sync.Mutex
 	gen map[string]cachedKey // bucket-level data keys to seal new objects
@@ -133,7 +135,9 @@ func (r *keyring) newKEK(ctx context.Context, spec kekSpec) (kek, error) {
 	r.mu.Lock()
 	c, ok := r.gen[id]
 	r.mu.Unlock()
-	if ok && now.Before(c.expires) {
+	hit := ok && now.Before(c.expires)
+	r.cacheLookup(hit)
+	if hit {
 		return kek{Key: c.key, Blob: c.blob, KeyARN: c.keyARN}, nil
 	}
 	dk, err := r.kms.GenerateDataKey(ctx, in)
@@ -161,7 +165,9 @@ func (r *keyring) openKEK(ctx context.Context, spec kekSpec, blob []byte) (kek, 
 		r.mu.Lock()
 		c, ok := r.dec[id]
 		r.mu.Unlock()
-		if ok && now.Before(c.expires) {
+		hit := ok && now.Before(c.expires)
+		r.cacheLookup(hit)
+		if hit {
 			return kek{Key: c.key, Blob: blob, KeyARN: c.keyARN}, nil
 		}
 	}
@@ -176,6 +182,12 @@ func (r *keyring) openKEK(ctx context.Context, spec kekSpec, blob []byte) (kek, 
 		r.put(r.dec, id, cachedKey{key: out.Plaintext, blob: blob, keyARN: out.KeyID, expires: r.now().Add(r.ttl)})
 	}
 	return kek{Key: out.Plaintext, Blob: blob, KeyARN: out.KeyID}, nil
+}
+
+func (r *keyring) cacheLookup(hit bool) {
+	if r.onCache != nil {
+		r.onCache(hit)
+	}
 }
 
 // put stores c under id, evicting expired entries (and, when still full,

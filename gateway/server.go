@@ -26,6 +26,7 @@ type Server struct {
 	now     func() time.Time
 	// encCache caches bucketEncryption per bucket; its zero value is ready.
 	encCache bucketEncCache
+	metrics  *metrics
 }
 
 // New checks cfg and deps and builds the route table.
@@ -49,12 +50,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	m := newMetrics()
+	keys := newKeyring(instrumentedKMS{deps.KMS, m}, nil).withSSES3Key(cfg.SSES3KeyID)
+	keys.onCache = m.keyringLookup
 	s := &Server{
 		cfg:     cfg,
 		deps:    deps,
 		log:     log,
-		objects: &objectLayer{store: deps.Store, keys: newKeyring(deps.KMS, nil).withSSES3Key(cfg.SSES3KeyID), log: log, compression: cfg.Compression},
+		objects: &objectLayer{store: deps.Store, keys: keys, log: log, compression: cfg.Compression},
 		now:     time.Now,
+		metrics: m,
 	}
 	s.router = s.routes()
 	return s, nil
@@ -95,12 +100,19 @@ func requestInfo(r *http.Request) *reqInfo {
 	return &reqInfo{}
 }
 
-// s3 wraps a handler with SigV4 authentication (service "s3") and the one
-// error adapter.
+// s3 wraps a handler with SigV4 authentication (service "s3"), the one
+// error adapter, metrics and the access log.
 func (s *Server) s3(op string, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		tw := &trackingWriter{ResponseWriter: w, status: http.StatusOK}
+		// Count the body as received on the wire (aws-chunked framing
+		// included), before authenticate replaces it with the payload.
+		var in *countingReader
+		if r.Body != nil && r.Body != http.NoBody {
+			in = &countingReader{ReadCloser: r.Body}
+			r.Body = in
+		}
 		err := s.authenticate(r, "s3")
 		if err == nil {
 			err = h(tw, r)
@@ -108,12 +120,33 @@ func (s *Server) s3(op string, h handlerFunc) http.HandlerFunc {
 		if err != nil {
 			s.writeError(tw, r, op, err)
 		}
+		var bytesIn int64
+		if in != nil {
+			bytesIn = in.n
+		}
+		d := time.Since(start)
+		mode := responseSSEMode(tw.Header())
+		s.metrics.observe(op, tw.status, bytesIn, tw.n, mode, d, err)
 		ri := requestInfo(r)
-		// The access log names the operation and outcome, never headers or
-		// query values, which may carry SSE-C keys or presigned signatures.
-		s.log.Debug("request", "op", op, "request_id", ri.id, "status", tw.status,
-			"bucket", ri.bucket, "access_key", ri.auth.AccessKey, "duration", time.Since(start))
+		// One line per request. It names the operation, target and
+		// outcome, never headers or query values, which may carry SSE-C
+		// keys or presigned signatures.
+		s.log.Info("access", "request_id", ri.id, "op", op, "bucket", ri.bucket, "key", ri.key,
+			"status", tw.status, "bytes_in", bytesIn, "bytes_out", tw.n, "duration", d,
+			"sse", mode, "access_key", ri.auth.AccessKey)
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // writeError sends err as an S3 XML error. If the response has already
@@ -148,11 +181,13 @@ func (s *Server) writeError(w *trackingWriter, r *http.Request, op string, err e
 	writeXML(w, api.Status, body)
 }
 
-// trackingWriter records whether the status line has been sent.
+// trackingWriter records whether the status line has been sent, the
+// status and the body bytes written.
 type trackingWriter struct {
 	http.ResponseWriter
 	started bool
 	status  int
+	n       int64
 }
 
 func (w *trackingWriter) WriteHeader(code int) {
@@ -165,7 +200,9 @@ func (w *trackingWriter) WriteHeader(code int) {
 
 func (w *trackingWriter) Write(p []byte) (int, error) {
 	w.started = true
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
 }
 
 func (w *trackingWriter) Flush() {
