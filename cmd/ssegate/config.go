@@ -24,10 +24,13 @@ const envPrefix = "SSEGATE_"
 // environment by parseServeConfig. Secret fields are tagged in String so
 // that printing a Config never leaks them.
 type Config struct {
-	Listen  string
-	DataDir string
-	Backend Backend
-	Region  string
+	Listen string
+	// AdminListen, when set, serves /metrics, /healthz, /readyz and
+	// /debug/pprof on a second, unauthenticated listener. Off by default.
+	AdminListen string
+	DataDir     string
+	Backend     Backend
+	Region      string
 	// AccountID appears in key ARNs and principal ARNs.
 	AccountID string
 
@@ -39,10 +42,10 @@ type Config struct {
 
 	// KMSEndpoint selects a remote AWS-compatible KMS instead of the
 	// embedded one; KMSAccessKey/KMSSecretKey come from the environment only.
-	KMSEndpoint  string
+	KMSEndpoint string
 	// SSES3KeyID is the KMS key behind SSE-S3 ("" = the embedded KMS's
 	// hidden key; with --kms-endpoint the default is alias/aws/s3 there).
-	SSES3KeyID string
+	SSES3KeyID   string
 	KMSAccessKey string
 	KMSSecretKey string
 
@@ -81,8 +84,8 @@ type Backend struct {
 
 // String describes c for logs without any secret.
 func (c Config) String() string {
-	return fmt.Sprintf("listen=%s data-dir=%s backend=%s region=%s tls=%t kms=%s default-sse=%s compress=%q",
-		c.Listen, c.DataDir, c.Backend, c.Region, c.TLSCert != "", c.kmsDescription(), c.DefaultSSE, c.Compress)
+	return fmt.Sprintf("listen=%s admin-listen=%s data-dir=%s backend=%s region=%s tls=%t kms=%s default-sse=%s compress=%q",
+		c.Listen, c.AdminListen, c.DataDir, c.Backend, c.Region, c.TLSCert != "", c.kmsDescription(), c.DefaultSSE, c.Compress)
 }
 
 func (c Config) kmsDescription() string {
@@ -133,6 +136,7 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 		fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
 	}
 	str(&c.Listen, "listen", "127.0.0.1:9900", "address to listen on; port 0 picks a free one")
+	str(&c.AdminListen, "admin-listen", "", "address for the unauthenticated admin listener (/metrics, /healthz, /readyz, /debug/pprof); off when empty; bind it to loopback or a private network")
 	str(&c.DataDir, "data-dir", "./data", "directory for credentials, KMS database, audit log and the default fs backend")
 	str(&backend, "backend", "", "fs:PATH or minio:http(s)://HOST:PORT (default fs:<data-dir>/objects)")
 	str(&c.Region, "region", "us-east-1", "S3 and KMS region")
@@ -276,6 +280,11 @@ func (c Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return bad("--listen %q: want HOST:PORT", c.Listen)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			return bad("--admin-listen %q: want HOST:PORT", c.AdminListen)
+		}
 	}
 	if c.DataDir == "" {
 		return bad("--data-dir must not be empty")

@@ -18,10 +18,14 @@ import (
 // may run after SIGTERM before the listener is torn down.
 const shutdownTimeout = 30 * time.Second
 
+// adminShutdownTimeout is the admin listener's share of it.
+const adminShutdownTimeout = 2 * time.Second
+
 // app is what wire builds: the root handler and how to release what it
 // opened (KMS database, audit log, backend connections).
 type app struct {
 	handler http.Handler
+	admin   http.Handler // served only with --admin-listen
 	close   func() error
 }
 
@@ -90,6 +94,31 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		}
 	}()
 
+	var admin *http.Server
+	if cfg.AdminListen != "" {
+		aln, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		admin = &http.Server{
+			Handler:           a.admin,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		// Close covers every return path; the graceful path below
+		// calls Shutdown first.
+		defer admin.Close()
+		go func() {
+			if err := admin.Serve(aln); !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("admin listener", "err", err)
+			}
+		}()
+		// Plain HTTP on purpose: it carries no user data and no credentials.
+		logger.Info("admin ready", "addr", aln.Addr().String())
+	}
+
 	endpoint := endpointURL(ln.Addr(), tlsConfig != nil)
 	if created {
 		fmt.Fprint(stderr, credentialsBanner(creds, cfg.Region, endpoint, filepath.Join(cfg.DataDir, credentialsFile)))
@@ -107,6 +136,13 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	logger.Info("shutting down", "timeout", shutdownTimeout)
 	shCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	if admin != nil {
+		// A long pprof profile or trace may still be running: give the
+		// admin listener a short grace period, then the deferred Close.
+		adCtx, adCancel := context.WithTimeout(shCtx, adminShutdownTimeout)
+		_ = admin.Shutdown(adCtx)
+		adCancel()
+	}
 	if err := srv.Shutdown(shCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -96,7 +96,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 		return app{}, err
 	}
 	closers = append(closers, srv.Close)
-	return app{handler: srv, close: closeAll}, nil
+	return app{handler: srv, admin: srv.AdminHandler(), close: closeAll}, nil
 }
 
 func openBackend(ctx context.Context, b Backend, region string) (store.Store, error) {
