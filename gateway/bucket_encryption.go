@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -165,27 +164,8 @@ func parseEncryptionConfig(req sseConfigXML) (encryptionConfig, error) {
 // on this body (Content-MD5 or a flexible checksum), as for DeleteObjects.
 func (s *Server) putBucketEncryption(w http.ResponseWriter, r *http.Request) error {
 	bucket := requestInfo(r).bucket
-	h := r.Header
-	if h.Get("Content-Md5") == "" && h.Get("X-Amz-Sdk-Checksum-Algorithm") == "" && h.Get("X-Amz-Trailer") == "" && !hasChecksumHeader(h) {
-		return errInvalidRequest.with("Missing required header for this request: Content-MD5")
-	}
-	if r.ContentLength < 0 {
-		return errMissingContentLength
-	}
-	if r.ContentLength > maxXMLBody {
-		return errMaxMessageLengthExceed
-	}
-	body, err := newBodyReader(r, r.ContentLength)
-	if err != nil {
-		return err
-	}
-	r.Body = io.NopCloser(body)
 	var req sseConfigXML
-	if err := readXML(r, &req); err != nil {
-		return err
-	}
-	// Drain so that the digest and any trailer are verified before acting.
-	if _, err := io.Copy(io.Discard, body); err != nil {
+	if err := readDigestedXML(r, &req); err != nil {
 		return err
 	}
 	cfg, err := parseEncryptionConfig(req)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/base64"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -147,27 +146,8 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, r *http.Request) error {
 // body: Content-MD5 or a flexible checksum.
 func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request) error {
 	bucket := requestInfo(r).bucket
-	h := r.Header
-	if h.Get("Content-Md5") == "" && h.Get("X-Amz-Sdk-Checksum-Algorithm") == "" && h.Get("X-Amz-Trailer") == "" && !hasChecksumHeader(h) {
-		return errInvalidRequest.with("Missing required header for this request: Content-MD5")
-	}
-	if r.ContentLength < 0 {
-		return errMissingContentLength
-	}
-	if r.ContentLength > maxXMLBody {
-		return errMaxMessageLengthExceed
-	}
-	body, err := newBodyReader(r, r.ContentLength)
-	if err != nil {
-		return err
-	}
-	r.Body = io.NopCloser(body)
 	var req deleteRequest
-	if err := readXML(r, &req); err != nil {
-		return err
-	}
-	// Drain so that the checksum and any trailer are verified before acting.
-	if _, err := io.Copy(io.Discard, body); err != nil {
+	if err := readDigestedXML(r, &req); err != nil {
 		return err
 	}
 	if len(req.Objects) == 0 {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/ssegate/ssegate/store"
 	"net/http"
 	"net/url"
 	"strings"
@@ -204,50 +205,16 @@ func checkObjectKey(key string) error {
 	return nil
 }
 
-// checkBucketName applies the S3 general-purpose bucket naming rules.
+// checkBucketName applies the S3 general-purpose bucket naming rules: the
+// store's (length, characters, dots, no IP address) plus the prefixes and
+// suffixes AWS reserves.
 func checkBucketName(b string) error {
-	if len(b) < 3 || len(b) > 63 {
-		return errInvalidBucketName
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '.' || c == '-':
-			if i == 0 || i == len(b)-1 {
-				return errInvalidBucketName
-			}
-		default:
-			return errInvalidBucketName
-		}
-	}
-	if strings.Contains(b, "..") || strings.Contains(b, ".-") || strings.Contains(b, "-.") {
+	if store.CheckBucketName(b) != nil {
 		return errInvalidBucketName
 	}
 	if strings.HasPrefix(b, "xn--") || strings.HasPrefix(b, "sthree-") ||
 		strings.HasSuffix(b, "-s3alias") || strings.HasSuffix(b, "--ol-s3") {
 		return errInvalidBucketName
 	}
-	if isIPv4(b) {
-		return errInvalidBucketName
-	}
 	return nil
-}
-
-func isIPv4(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" || len(p) > 3 {
-			return false
-		}
-		for i := 0; i < len(p); i++ {
-			if p[i] < '0' || p[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
 }

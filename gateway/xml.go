@@ -62,6 +62,34 @@ func readXML(r *http.Request, v any) error {
 	return nil
 }
 
+// readDigestedXML reads the XML body of an operation for which AWS requires
+// an integrity check (DeleteObjects, PutBucketEncryption): Content-MD5 or a
+// flexible checksum must be sent, and both are verified, with any trailer,
+// before the body is acted on.
+func readDigestedXML(r *http.Request, v any) error {
+	h := r.Header
+	if h.Get("Content-Md5") == "" && h.Get("X-Amz-Sdk-Checksum-Algorithm") == "" && h.Get("X-Amz-Trailer") == "" && !hasChecksumHeader(h) {
+		return errInvalidRequest.with("Missing required header for this request: Content-MD5")
+	}
+	if r.ContentLength < 0 {
+		return errMissingContentLength
+	}
+	if r.ContentLength > maxXMLBody {
+		return errMaxMessageLengthExceed
+	}
+	body, err := newBodyReader(r, r.ContentLength)
+	if err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(body)
+	if err := readXML(r, v); err != nil {
+		return err
+	}
+	// Drain so that the digest and any trailer are verified before acting.
+	_, err = io.Copy(io.Discard, body)
+	return err
+}
+
 // s3Time formats times as S3 does in XML: RFC 3339 with milliseconds, UTC.
 func s3Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
