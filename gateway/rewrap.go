@@ -20,6 +20,9 @@ type RewrapOptions struct {
 	ToKMSKey string
 	ToSSES3  bool
 	DryRun   bool // report what would be rewrapped, change nothing
+	// SSES3KeyID is the KMS key behind SSE-S3, as the gateway is
+	// configured (Config.SSES3KeyID); "" = the embedded KMS's hidden key.
+	SSES3KeyID string
 }
 
 // ErrRewrapOptions is an invalid RewrapOptions.
@@ -63,7 +66,7 @@ func Rewrap(ctx context.Context, st store.Store, k kms.Service, opts RewrapOptio
 		return RewrapSummary{}, err
 	}
 	rw := &rewrapper{
-		o:      &objectLayer{store: st, keys: newKeyring(k, nil)},
+		o:      &objectLayer{store: st, keys: newKeyring(k, nil).withSSES3Key(opts.SSES3KeyID)},
 		kms:    k,
 		opts:   opts,
 		newest: make(map[string]keyVersion),
@@ -151,7 +154,7 @@ func (r *rewrapper) target(em *sse.ObjectMeta) (encSpec, string, error) {
 	}
 	switch {
 	case r.opts.ToSSES3:
-		return encSpec{Mode: sse.ModeSSES3}, kms.SSES3KeyAlias, nil
+		return encSpec{Mode: sse.ModeSSES3}, r.o.keys.sseS3Key, nil
 	case r.opts.ToKMSKey != "":
 		enc.Mode, enc.KMSKeyID = sse.ModeSSEKMS, r.opts.ToKMSKey
 		if em.Mode != sse.ModeSSEKMS {
@@ -159,7 +162,7 @@ func (r *rewrapper) target(em *sse.ObjectMeta) (encSpec, string, error) {
 		}
 		return enc, r.opts.ToKMSKey, nil
 	case em.Mode == sse.ModeSSES3:
-		return enc, kms.SSES3KeyAlias, nil
+		return enc, r.o.keys.sseS3Key, nil
 	default:
 		enc.KMSKeyID = em.KMSKeyARN
 		return enc, em.KMSKeyARN, nil

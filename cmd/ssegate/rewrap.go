@@ -50,6 +50,7 @@ func rewrapCommand(ctx context.Context, args []string, getenv func(string) strin
 	if opts.ToKMSKey != "" && opts.ToSSES3 {
 		return fmt.Errorf("%w: --to-kms-key and --to-sse-s3 are exclusive", ErrConfig)
 	}
+	opts.SSES3KeyID = cfg.SSES3KeyID
 	st, svc, closeAll, err := openData(ctx, cfg)
 	if err != nil {
 		return err
