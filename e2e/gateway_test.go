@@ -1,16 +1,14 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ssegate/ssegate/e2e/internal/readylog"
 	"github.com/ssegate/ssegate/store/storetest/miniotest"
 )
 
@@ -67,7 +65,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gatewayProc {
 		t.Fatal(err)
 	}
 	ready := make(chan string, 1)
-	go g.readLog(stderr, ready)
+	go readylog.Copy(stderr, g.log, ready)
 	go func() { g.waitErr = g.cmd.Wait(); close(g.done) }()
 	t.Cleanup(func() {
 		if err := g.stop(); err != nil {
@@ -85,30 +83,6 @@ func startGateway(t testing.TB, o gatewayOptions) *gatewayProc {
 		t.Fatalf("ssegate not ready after a minute:\n%s", g.log.String())
 	}
 	return g
-}
-
-// readLog copies the JSON log into g.log and reports the endpoint of the
-// first "ready" record.
-func (g *gatewayProc) readLog(r io.Reader, ready chan<- string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	sent := false
-	for sc.Scan() {
-		line := sc.Bytes()
-		g.log.Write(append(line, '\n'))
-		if sent {
-			continue
-		}
-		var rec struct {
-			Msg      string `json:"msg"`
-			Endpoint string `json:"endpoint"`
-		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "ready" && rec.Endpoint != "" {
-			ready <- rec.Endpoint
-			sent = true
-		}
-	}
-	io.Copy(g.log, r)
 }
 
 // stop sends SIGTERM and waits; a non-zero exit is an error.

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ssegate/ssegate/e2e/internal/readylog"
 )
 
 // buildGateway compiles ./cmd/ssegate from the module root into dir.
@@ -66,7 +65,7 @@ func startGateway(ctx context.Context, bin, dataDir, backend string, env []strin
 		return nil, fmt.Errorf("start ssegate: %w", err)
 	}
 	ready := make(chan string, 1)
-	go g.readLog(stderr, ready)
+	go readylog.Copy(stderr, g.log, ready)
 	go func() { g.cmd.Wait(); close(g.done) }()
 	timeout := time.NewTimer(time.Minute) // a start-up deadline, not a measurement
 	defer timeout.Stop()
@@ -80,28 +79,6 @@ func startGateway(ctx context.Context, bin, dataDir, backend string, env []strin
 	}
 	g.Stop()
 	return nil, fmt.Errorf("ssegate not ready:\n%s", g.log.String())
-}
-
-func (g *gatewayProc) readLog(r io.Reader, ready chan<- string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	sent := false
-	for sc.Scan() {
-		line := sc.Bytes()
-		g.log.Write(append(line, '\n'))
-		if sent {
-			continue
-		}
-		var rec struct {
-			Msg      string `json:"msg"`
-			Endpoint string `json:"endpoint"`
-		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "ready" && rec.Endpoint != "" {
-			ready <- rec.Endpoint
-			sent = true
-		}
-	}
-	io.Copy(g.log, r)
 }
 
 // Pid is the gateway's process id.
