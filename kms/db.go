@@ -60,6 +60,38 @@ var migrations = []string{
 	 ALTER TABLE keys ADD COLUMN deletion_forced INTEGER NOT NULL DEFAULT 0;
 	 UPDATE keys SET deletion_scheduled = deletion_date - pending_days * 86400000000000
 		WHERE state = 'PendingDeletion';`,
+	// 3: principals and authorization (docs/authorization.md): users and
+	// their access keys (secrets sealed under the master key), key
+	// policies ('' is the default policy) and grants.
+	`CREATE TABLE users (
+		name TEXT PRIMARY KEY COLLATE NOCASE,
+		id TEXT NOT NULL,
+		created INTEGER NOT NULL
+	 );
+	 CREATE TABLE access_keys (
+		access_key TEXT PRIMARY KEY,
+		user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+		sealed_secret BLOB NOT NULL,
+		status TEXT NOT NULL,
+		created INTEGER NOT NULL
+	 );
+	 CREATE INDEX access_keys_user ON access_keys(user_name);
+	 ALTER TABLE keys ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+	 CREATE TABLE grants (
+		id TEXT PRIMARY KEY,
+		key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+		name TEXT NOT NULL DEFAULT '',
+		grantee TEXT NOT NULL,
+		retiring TEXT NOT NULL DEFAULT '',
+		operations TEXT NOT NULL,
+		constraints TEXT NOT NULL DEFAULT '',
+		issuer TEXT NOT NULL,
+		token TEXT NOT NULL,
+		created INTEGER NOT NULL
+	 );
+	 CREATE INDEX grants_key ON grants(key_id);
+	 CREATE INDEX grants_retiring ON grants(retiring);
+	 CREATE UNIQUE INDEX grants_token ON grants(token);`,
 }
 
 // schemaVersion is the version this binary writes.

@@ -24,6 +24,10 @@ Usage:
   ssegate rewrap [flags]       re-seal object keys under the newest KMS key version, or move
                                objects to another key or mode; metadata only (ssegate rewrap -h)
   ssegate verify [BUCKET[/PREFIX]]  decrypt and authenticate stored objects; report damage
+  ssegate user <command>       manage users and their access keys on a running gateway:
+                               create, list, delete, rotate-key (ssegate user help)
+  ssegate bucket <command>     grant or revoke a user's access to a bucket on a running
+                               gateway (ssegate bucket help)
   ssegate version              print version and build information
   ssegate help                 show this help
 
@@ -54,11 +58,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 	case "healthcheck":
 		err = healthcheck(args[1:], getenv, stderr)
-	case "kms", "rewrap", "verify":
+	case "kms", "rewrap", "verify", "user", "bucket":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		cmd := map[string]func(context.Context, []string, func(string) string, io.Writer, io.Writer) error{
 			"kms": kmsCommand, "rewrap": rewrapCommand, "verify": verifyCommand,
+			"user": userCommand, "bucket": bucketCommand,
 		}[args[0]]
 		err = cmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
