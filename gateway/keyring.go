@@ -36,6 +36,9 @@ type keyring struct {
 	max      int
 	// onCache, if set, is told of every bucket-level cache lookup (metrics).
 	onCache func(hit bool)
+	// viaService is the kms:ViaService of the calls the gateway makes on
+	// a user's behalf: "s3.<region>.amazonaws.com", as S3 sends it.
+	viaService string
 
 	mu  sync.Mutex
 	gen map[string]cachedKey // bucket-level data keys to seal new objects
@@ -70,6 +73,26 @@ func newKeyring(svc kms.Service, now func() time.Time) *keyring {
 		gen:      make(map[string]cachedKey),
 		dec:      make(map[string]cachedKey),
 	}
+}
+
+// withRegion sets the region S3 names in kms:ViaService.
+func (r *keyring) withRegion(region string) *keyring {
+	r.viaService = "s3." + region + ".amazonaws.com"
+	return r
+}
+
+// onBehalf makes the KMS calls of an S3 request in ctx calls by the
+// requesting principal via S3 (docs/authorization.md, "Through S3"), so
+// key policies and grants apply to the user, not to the gateway. Work
+// outside a request (rewrap, verify: the operator) carries no caller.
+func (r *keyring) onBehalf(ctx context.Context) context.Context {
+	ri, ok := ctx.Value(reqInfoKey{}).(*reqInfo)
+	if !ok || ri.auth.ARN == "" {
+		return ctx
+	}
+	return kms.WithCaller(ctx, kms.Caller{
+		AccessKey: ri.auth.AccessKey, ARN: ri.auth.ARN, ViaService: r.viaService, RequestID: ri.id,
+	})
 }
 
 // kekSpec says which KMS key and context a KEK comes from.
@@ -121,6 +144,7 @@ func (r *keyring) keyID(s kekSpec) string {
 
 // newKEK returns a KEK for a new object (or a new seal of an existing one).
 func (r *keyring) newKEK(ctx context.Context, spec kekSpec) (kek, error) {
+	ctx = r.onBehalf(ctx)
 	ec := s3Context(spec)
 	in := kms.GenerateDataKeyInput{KeyID: r.keyID(spec), Context: ec, KeySpec: "AES_256"}
 	if !spec.SSES3 && !spec.BucketKey {
@@ -156,6 +180,7 @@ func (r *keyring) openKEK(ctx context.Context, spec kekSpec, blob []byte) (kek, 
 	if len(blob) == 0 {
 		return kek{}, errors.New("keyring: object has no KMS blob")
 	}
+	ctx = r.onBehalf(ctx)
 	ec := s3Context(spec)
 	cacheable := spec.SSES3 || spec.BucketKey
 	var id string

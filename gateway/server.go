@@ -51,7 +51,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	m := newMetrics()
-	keys := newKeyring(instrumentedKMS{deps.KMS, m}, nil).withSSES3Key(cfg.SSES3KeyID)
+	keys := newKeyring(instrumentedKMS{deps.KMS, m}, nil).withSSES3Key(cfg.SSES3KeyID).withRegion(cfg.Region)
 	keys.onCache = m.keyringLookup
 	s := &Server{
 		cfg:     cfg,
