@@ -66,6 +66,15 @@ type Config struct {
 	// empty means "load or generate <data-dir>/credentials.json".
 	AccessKey string
 	SecretKey string
+
+	// PrintConfig (serve --print-config) prints the effective
+	// configuration instead of serving.
+	PrintConfig bool
+
+	// configPath is the --config file read, if any; settings records every
+	// setting's effective value and source for --print-config.
+	configPath string
+	settings   []setting
 }
 
 // Backend is the parsed --backend value.
@@ -107,8 +116,9 @@ func (b Backend) String() string {
 // the usage hint and exits 2.
 var ErrConfig = errors.New("invalid configuration")
 
-// parseServeConfig reads flags from args and their SSEGATE_* equivalents
-// from getenv. A flag given on the command line wins over the environment,
+// parseServeConfig reads flags from args, their SSEGATE_* equivalents
+// from getenv and the --config file (or SSEGATE_CONFIG). A flag given on
+// the command line wins over the environment, which wins over the file,
 // which wins over the default.
 func parseServeConfig(args []string, getenv func(string) string, usageOut io.Writer) (Config, error) {
 	_, parse := configFlags("serve", usageOut)
@@ -124,17 +134,19 @@ func parseServeConfig(args []string, getenv func(string) string, usageOut io.Wri
 
 // configFlags defines the serve flags on a new flag set, to which operator
 // subcommands (kms, rewrap, verify) add their own before calling parse.
-// parse reads the environment, then args, accepting flags between
-// positional arguments, which it returns.
+// parse reads the config file, the environment, then args, accepting flags
+// between positional arguments, which it returns. Only the serve flags
+// (and the environment-only settings) may appear in a config file.
 func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []string, getenv func(string) string) (Config, []string, error)) {
 	c := new(Config)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usageOut)
 
-	var backend, logLevel, domains string
+	var backend, logLevel, domains, configPath string
 	str := func(p *string, name, def, usage string) {
 		fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
 	}
+	str(&configPath, "config", "", "read settings from this file: one `name = value` per line, names as the flags without dashes; flags and env win over it")
 	str(&c.Listen, "listen", "127.0.0.1:9900", "address to listen on; port 0 picks a free one")
 	str(&c.AdminListen, "admin-listen", "", "address for the unauthenticated admin listener (/metrics, /healthz, /readyz, /debug/pprof); off when empty; bind it to loopback or a private network")
 	str(&c.DataDir, "data-dir", "./data", "directory for credentials, KMS database, audit log and the default fs backend")
@@ -154,48 +166,158 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 	str(&c.Compress, "compress", "", "compress single-part objects of these content types before encryption: \"default\" (text, JSON, XML, ...) or a comma-separated list (\"text/*,application/json\"); off by default because stored sizes then leak information (docs/format.md)")
 	fs.BoolVar(&c.AllowInsecureSSEC, "allow-insecure-ssec", false,
 		"accept SSE-C over plain HTTP (only behind a TLS-terminating proxy) (env "+envName("allow-insecure-ssec")+")")
+	if name == "serve" {
+		fs.BoolVar(&c.PrintConfig, "print-config", false,
+			"print the effective configuration (each setting, value and source; secrets masked) and exit 0 without serving")
+	}
+
+	// The names a config file may set: the serve flags defined so far,
+	// not the subcommand's own, plus the environment-only settings.
+	fileNames := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { fileNames[f.Name] = true })
+	delete(fileNames, "config")
+	delete(fileNames, "print-config")
+	for _, n := range envOnlySettings {
+		fileNames[n] = true
+	}
 
 	return fs, func(args []string, getenv func(string) string) (Config, []string, error) {
-		rest, err := parseFlags(fs, args, getenv)
+		rest, src, err := parseFlags(fs, args, getenv, func(n string) bool { return fileNames[n] })
 		if err != nil {
 			return Config{}, nil, err
 		}
-		cfg, err := finishConfig(*c, backend, logLevel, domains, getenv)
-		return cfg, rest, err
+		// Environment-only settings: the environment, else the file.
+		lookup := func(key string) string {
+			if v := getenv(key); v != "" {
+				return v
+			}
+			if fv, ok := src.file[strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(key, envPrefix), "_", "-"))]; ok {
+				return fv.value
+			}
+			return ""
+		}
+		cfg, err := finishConfig(*c, backend, logLevel, domains, lookup)
+		if err != nil {
+			return Config{}, nil, err
+		}
+		cfg.configPath = src.path
+		cfg.settings = src.settings(fs, fileNames, cfg, getenv)
+		return cfg, rest, nil
 	}
 }
 
-// parseFlags sets every flag of fs from its SSEGATE_* variable, then from
-// args; flags may appear between positional arguments (returned in order).
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
-	// Environment first, as new defaults; fs.Parse then overrides with
-	// whatever the command line sets.
+// sources records where parseFlags took each value from.
+type sources struct {
+	path string               // the config file, "" if none
+	file map[string]fileValue // everything the file set
+	env  map[string]bool      // flags set from the environment
+	flag map[string]bool      // flags set on the command line
+}
+
+// parseFlags sets every flag of fs from the config file (names for which
+// inFile is true), then from its SSEGATE_* variable, then from args;
+// flags may appear between positional arguments (returned in order).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, inFile func(string) bool) ([]string, sources, error) {
+	src := sources{env: map[string]bool{}, flag: map[string]bool{}}
+	// First the command line alone, to learn --config and which flags it
+	// sets; the file and the environment are then applied below it and
+	// the command line's values put back on top.
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, src, err
+			}
+			return nil, src, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	explicit := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = f.Value.String(); src.flag[f.Name] = true })
+
+	src.path = getenv(envName("config"))
+	if p, ok := explicit["config"]; ok {
+		src.path = p
+	}
+	if src.path != "" {
+		vals, err := readConfigFile(src.path, inFile)
+		if err != nil {
+			return nil, src, err
+		}
+		src.file = vals
+		for name, fv := range vals {
+			f := fs.Lookup(name)
+			if f == nil {
+				continue // an environment-only setting
+			}
+			if err := f.Value.Set(fv.value); err != nil {
+				return nil, src, fmt.Errorf("%w: %s:%d: %s: %v", ErrConfig, src.path, fv.line, name, err)
+			}
+		}
+	}
+
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" {
+			src.env[f.Name] = true
 			if err := f.Value.Set(v); err != nil && envErr == nil {
 				envErr = fmt.Errorf("%w: %s=%q: %v", ErrConfig, envName(f.Name), v, err)
 			}
 		}
 	})
 	if envErr != nil {
-		return nil, envErr
+		return nil, src, envErr
 	}
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	for name, v := range explicit {
+		if err := fs.Set(name, v); err != nil {
+			return nil, src, fmt.Errorf("%w: --%s: %v", ErrConfig, name, err)
 		}
-		if fs.NArg() == 0 {
-			return rest, nil
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
 	}
+	return rest, src, nil
 }
+
+// settings lists every file-settable name with its effective value and
+// where it came from. Derived defaults (backend, master-key-file,
+// sse-s3-key-id) show the value finishConfig chose.
+func (src sources) settings(fs *flag.FlagSet, names map[string]bool, c Config, getenv func(string) string) []setting {
+	var out []setting
+	for name := range names {
+		s := setting{name: name, source: sourceDefault, secret: secretSettings[name]}
+		if f := fs.Lookup(name); f != nil {
+			s.value = f.Value.String()
+			switch {
+			case src.flag[name]:
+				s.source = sourceFlag
+			case src.env[name]:
+				s.source = sourceEnv
+			case src.hasFile(name):
+				s.source = sourceFile
+			}
+		} else if v := getenv(envName(name)); v != "" {
+			s.value, s.source = v, sourceEnv
+		} else if fv, ok := src.file[name]; ok {
+			s.value, s.source = fv.value, sourceFile
+		}
+		if s.value == "" {
+			switch name {
+			case "backend":
+				s.value = c.Backend.String()
+			case "master-key-file":
+				s.value = c.MasterKeyFile
+			case "sse-s3-key-id":
+				s.value = c.SSES3KeyID
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (src sources) hasFile(name string) bool { _, ok := src.file[name]; return ok }
 
 // finishConfig completes c from the string flags and the environment-only
 // secrets, and validates it.

@@ -39,7 +39,15 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // serve runs the gateway until ctx is cancelled (SIGINT/SIGTERM), then
 // shuts down gracefully.
+//
+// With --print-config it prints the effective configuration to standard
+// output instead and returns without opening anything.
 func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
+	if cfg.PrintConfig {
+		// run passes serve no stdout; the binary's is the right place
+		// (ssegate serve --print-config > ssegate.conf).
+		return printConfig(os.Stdout, cfg)
+	}
 	logger := newLogger(cfg, stderr)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
