@@ -46,6 +46,7 @@ type Core struct {
 	usage   *usageTracker
 	audit   *auditor
 	limiter *limiter
+	akCache accessKeyCache // access keys found by LookupAccessKey (users.go)
 
 	stop     chan struct{}
 	wg       sync.WaitGroup

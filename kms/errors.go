@@ -9,6 +9,13 @@ import (
 // "alias/aws/" prefix (CreateAlias, UpdateAlias, DeleteAlias).
 var ErrNotAuthorized = errors.New("kms: not authorized") // NotAuthorizedException
 
+// Key policy and grant errors (docs/authorization.md).
+var (
+	ErrMalformedPolicy   = errors.New("kms: malformed policy document") // MalformedPolicyDocumentException
+	ErrInvalidGrantToken = errors.New("kms: invalid grant token")       // InvalidGrantTokenException
+	ErrInvalidGrantID    = errors.New("kms: invalid grant id")          // InvalidGrantIdException
+)
+
 // errorTypes is the one table mapping kms errors to AWS KMS error types.
 // The handler writes them, the remote client maps them back.
 var errorTypes = []struct {
@@ -32,6 +39,9 @@ var errorTypes = []struct {
 	{ErrInvalidMarker, "InvalidMarkerException"},
 	{ErrTagException, "TagException"},
 	{ErrInternal, "KMSInternalException"},
+	{ErrMalformedPolicy, "MalformedPolicyDocumentException"},
+	{ErrInvalidGrantToken, "InvalidGrantTokenException"},
+	{ErrInvalidGrantID, "InvalidGrantIdException"},
 }
 
 const internalType = "KMSInternalException"
@@ -63,3 +73,19 @@ func errorFromType(typ string) error {
 	}
 	return nil
 }
+
+// ErrDeleteConflict: the entity still has dependents (IAM DeleteConflict:
+// a user with access keys).
+var ErrDeleteConflict = errors.New("kms: entity still has dependents")
+
+// ErrUserNotFound and ErrAccessKeyNotFound say which entity is missing
+// (IAM NoSuchEntity); both are also ErrNotFound.
+var (
+	ErrUserNotFound      error = notFoundError("kms: user not found")
+	ErrAccessKeyNotFound error = notFoundError("kms: access key not found")
+)
+
+type notFoundError string
+
+func (e notFoundError) Error() string        { return string(e) }
+func (e notFoundError) Is(target error) bool { return target == ErrNotFound }

@@ -57,10 +57,12 @@ func (c *Core) AllKeys(ctx context.Context) ([]KeyInfo, error) {
 	return out, nil
 }
 
-// VerificationFailure names a key version whose material does not unseal.
+// VerificationFailure names a key version whose material does not unseal,
+// or (AccessKey set, KeyID "access-key/<id>") an access key secret.
 type VerificationFailure struct {
-	KeyID   string
-	Version uint32
+	KeyID     string
+	Version   uint32
+	AccessKey string
 }
 
 // VerifyAll unseals every key version and the check value. It returns the
@@ -93,11 +95,77 @@ func (c *Core) VerifyAll(ctx context.Context) ([]VerificationFailure, error) {
 		}
 		clear(m)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	badKeys, err := c.verifyAccessKeys(ctx, master)
+	return append(bad, badKeys...), err
+}
+
+// verifyAccessKeys unseals every access key secret.
+func (c *Core) verifyAccessKeys(ctx context.Context, master []byte) ([]VerificationFailure, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT access_key, sealed_secret FROM access_keys ORDER BY access_key`)
+	if err != nil {
+		return nil, fmt.Errorf("read access keys: %w", err)
+	}
+	defer rows.Close()
+	var bad []VerificationFailure
+	for rows.Next() {
+		var id string
+		var s []byte
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, err
+		}
+		m, err := unseal(master, id, 0, purposeAccessSecret, s)
+		if err != nil || len(m) != accessSecretLen {
+			bad = append(bad, VerificationFailure{KeyID: "access-key/" + id, AccessKey: id})
+		}
+		clear(m)
+	}
 	return bad, rows.Err()
 }
 
-// RotateMasterKey re-seals every key version and the check value under
-// newMaster in one transaction: either all material moves or none does.
+// resealAccessKeys moves every access key secret from old to nm inside
+// RotateMasterKey's transaction.
+func resealAccessKeys(ctx context.Context, tx *sql.Tx, old, nm []byte) error {
+	rows, err := tx.QueryContext(ctx, `SELECT access_key, sealed_secret FROM access_keys`)
+	if err != nil {
+		return err
+	}
+	sealed := map[string][]byte{}
+	for rows.Next() {
+		var id string
+		var s []byte
+		if err := rows.Scan(&id, &s); err != nil {
+			rows.Close()
+			return err
+		}
+		sealed[id] = s
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, s := range sealed {
+		m, err := unseal(old, id, 0, purposeAccessSecret, s)
+		if err != nil {
+			return fmt.Errorf("access key %s does not unseal: %w", id, err)
+		}
+		ns, err := seal(nm, id, 0, purposeAccessSecret, m)
+		clear(m)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_keys SET sealed_secret = ? WHERE access_key = ?`, ns, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RotateMasterKey re-seals every key version, every access key secret and
+// the check value under newMaster in one transaction: either all
+// material moves or none does.
 func (c *Core) RotateMasterKey(ctx context.Context, newMaster []byte) error {
 	if len(newMaster) != MasterKeySize {
 		return fmt.Errorf("%w: master key must be %d bytes", ErrValidation, MasterKeySize)
@@ -139,6 +207,9 @@ func (c *Core) RotateMasterKey(ctx context.Context, newMaster []byte) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE key_versions SET sealed = ? WHERE key_id = ? AND version = ?`, s, r.id, r.v); err != nil {
 				return err
 			}
+		}
+		if err := resealAccessKeys(ctx, tx, old, nm); err != nil {
+			return err
 		}
 		check := make([]byte, 32)
 		if _, err := rand.Read(check); err != nil {
