@@ -1,10 +1,9 @@
-// Package policy parses and evaluates the subset of the AWS IAM policy
-// language that ssegate's key policies and bucket policies use
-// (docs/authorization.md, "The policy language"). It is pure: no I/O, no
-// knowledge of KMS or S3 beyond the names its callers pass in.
 package policy
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrMalformed is a policy document the parser refuses. Callers map it to
 // MalformedPolicyDocumentException (KMS) or MalformedPolicy (S3).
@@ -34,11 +33,77 @@ type Policy struct {
 	statements []statement
 }
 
-type statement struct{}
-
-// Parse parses and validates doc.
+// Parse parses and validates doc. Every error wraps ErrMalformed and says
+// what is wrong in words fit to show the policy's author.
 func Parse(doc []byte, opts ParseOptions) (*Policy, error) {
-	return nil, ErrMalformed // implemented in the policy package work
+	if opts.MaxSize > 0 && len(doc) > opts.MaxSize {
+		return nil, malformed("policy is %d bytes, more than the limit of %d", len(doc), opts.MaxSize)
+	}
+	root, err := readJSON(doc)
+	if err != nil {
+		return nil, malformed("%v", err)
+	}
+	if root.kind != kindObject {
+		return nil, malformed("policy must be a JSON object, not %s", root.kind)
+	}
+	p := &Policy{raw: string(doc)}
+	var stmts node
+	haveStmts := false
+	for _, m := range root.obj {
+		switch m.key {
+		case "Version":
+			if m.val.kind != kindString || (m.val.str != "2012-10-17" && m.val.str != "2008-10-17") {
+				return nil, malformed(`Version must be "2012-10-17" or "2008-10-17"`)
+			}
+		case "Id":
+			if m.val.kind != kindString {
+				return nil, malformed("Id must be a string, not %s", m.val.kind)
+			}
+		case "Statement":
+			stmts, haveStmts = m.val, true
+		default:
+			return nil, malformed("unknown policy element %s", quote(m.key))
+		}
+	}
+	if !haveStmts {
+		return nil, malformed("policy has no Statement")
+	}
+	var list []node
+	switch stmts.kind {
+	case kindObject:
+		list = []node{stmts}
+	case kindArray:
+		list = stmts.arr
+	default:
+		return nil, malformed("Statement must be an object or an array, not %s", stmts.kind)
+	}
+	if len(list) == 0 {
+		return nil, malformed("Statement must not be empty")
+	}
+	sids := make(map[string]bool)
+	for i, n := range list {
+		s, err := parseStatement(n, i, &opts)
+		if err != nil {
+			if s.sid != "" {
+				return nil, malformed("statement %s: %v", quote(s.sid), err)
+			}
+			return nil, malformed("statement #%d: %v", i, err)
+		}
+		if s.sid != "" {
+			// Decisions and the bucket grant commands name statements by
+			// Sid, so a Sid must name one statement.
+			if sids[s.sid] {
+				return nil, malformed("duplicate Sid %s", quote(s.sid))
+			}
+			sids[s.sid] = true
+		}
+		p.statements = append(p.statements, s)
+	}
+	return p, nil
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
 // String returns the document as given to Parse.
@@ -90,7 +155,23 @@ type Decision struct {
 }
 
 // Evaluate answers req: an explicit Deny wins over any Allow; no match is
-// ImplicitDeny.
+// ImplicitDeny. The Allow reported is the first matching one.
 func (p *Policy) Evaluate(req Request) Decision {
-	return Decision{}
+	var allow *statement
+	for i := range p.statements {
+		s := &p.statements[i]
+		if !s.matches(&req) {
+			continue
+		}
+		if s.deny {
+			return Decision{Effect: Deny, Statement: s.name}
+		}
+		if allow == nil {
+			allow = s
+		}
+	}
+	if allow != nil {
+		return Decision{Effect: Allow, Statement: allow.name}
+	}
+	return Decision{Effect: ImplicitDeny}
 }
