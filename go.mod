@@ -17,6 +17,7 @@ require (
 	github.com/minio/sio v0.4.1
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
 	modernc.org/sqlite v1.62.0
 )
 

@@ -116,12 +116,29 @@ func (b Backend) String() string {
 // the usage hint and exits 2.
 var ErrConfig = errors.New("invalid configuration")
 
+const serveUsage = `Usage: ssegate serve [--config FILE] [--print-config] [flags]
+
+Runs the gateway. Settings come from flags, the environment (SSEGATE_ + the
+flag name in upper case, - as _: --data-dir is SSEGATE_DATA_DIR) and an
+optional config file (--config or SSEGATE_CONFIG): one "name = value" per line,
+names as the flags without dashes, # comments. Precedence: flag > env > file >
+default. Secrets (secret-key, backend-secret-key, kms-secret-key, master-key)
+may be set in the environment or in a config file that only its owner can
+read (mode 0600), never as flags. --print-config prints the effective
+configuration with each value's source, secrets masked, and exits.
+
+Exit status: 0 success (or -h, --print-config), 1 failure at run time,
+2 usage or configuration error.
+
+`
+
 // parseServeConfig reads flags from args, their SSEGATE_* equivalents
 // from getenv and the --config file (or SSEGATE_CONFIG). A flag given on
 // the command line wins over the environment, which wins over the file,
 // which wins over the default.
 func parseServeConfig(args []string, getenv func(string) string, usageOut io.Writer) (Config, error) {
-	_, parse := configFlags("serve", usageOut)
+	fs, parse := configFlags("serve", usageOut)
+	fs.Usage = func() { fmt.Fprint(usageOut, serveUsage); fs.PrintDefaults() }
 	c, rest, err := parse(args, getenv)
 	if err != nil {
 		return Config{}, err
@@ -146,7 +163,7 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 	str := func(p *string, name, def, usage string) {
 		fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
 	}
-	str(&configPath, "config", "", "read settings from this file: one `name = value` per line, names as the flags without dashes; flags and env win over it")
+	str(&configPath, "config", "", "read settings from `FILE`: one \"name = value\" per line, names as the flags without dashes; flags and env win over it")
 	str(&c.Listen, "listen", "127.0.0.1:9900", "address to listen on; port 0 picks a free one")
 	str(&c.AdminListen, "admin-listen", "", "address for the unauthenticated admin listener (/metrics, /healthz, /readyz, /debug/pprof); off when empty; bind it to loopback or a private network")
 	str(&c.DataDir, "data-dir", "./data", "directory for credentials, KMS database, audit log and the default fs backend")

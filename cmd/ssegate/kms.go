@@ -277,8 +277,15 @@ func kmsBackup(ctx context.Context, core *kms.Core, path string, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	err = core.Backup(ctx, f)
+	// The snapshot's size is known only once it is taken: the bar shows
+	// bytes written against an unknown total.
+	p := newByteProgress(stdout, "kms backup", 0)
+	p.step("taking a consistent snapshot of the keystore and encrypting it under the master key")
+	pw := &progressWriter{w: f, p: p}
+	err = core.Backup(ctx, pw)
+	p.finish()
 	if err == nil {
+		p.step("syncing %s to disk", p.amount(pw.done))
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -288,7 +295,7 @@ func kmsBackup(ctx context.Context, core *kms.Core, path string, stdout io.Write
 		os.Remove(path)
 		return err
 	}
-	fmt.Fprintf(stdout, "backup written to %s (restoring it needs the current master key)\n", path)
+	fmt.Fprintf(stdout, "backup written to %s (%s; restoring it needs the current master key)\n", path, p.amount(pw.done))
 	return nil
 }
 
@@ -315,7 +322,18 @@ func kmsRestore(ctx context.Context, cfg Config, dbPath, backup string, stdout i
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
-	if err := kms.Restore(ctx, f, dbPath, masterKey); err != nil {
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	p := newByteProgress(stdout, "kms restore", size)
+	p.step("reading and decrypting %s", backup)
+	pr := &progressReader{r: f, p: p, atEOF: func() {
+		p.step("writing the keystore and unsealing every key version with the master key")
+	}}
+	err = kms.Restore(ctx, pr, dbPath, masterKey)
+	p.finish()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "keystore restored to %s and verified\n", dbPath)

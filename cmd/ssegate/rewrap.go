@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/ssegate/ssegate/gateway"
 	"github.com/ssegate/ssegate/kms"
@@ -100,89 +98,4 @@ func openData(ctx context.Context, cfg Config) (store.Store, kms.Service, func()
 		return nil, nil, nil, err
 	}
 	return st, core, closeCore, nil
-}
-
-// progress prints per-object outcomes: a bar redrawn in place on a
-// terminal, plain lines otherwise. Failures are always printed in full.
-type progress struct {
-	w     io.Writer
-	tty   bool
-	total int64
-	verb  string
-	last  string // bucket/key of the last object seen, for resuming
-	drawn bool
-}
-
-// plainEvery is how often a non-terminal run prints a position line.
-const plainEvery = 1000
-
-func newProgress(ctx context.Context, w io.Writer, st store.Store, sc gateway.Scope, verb string) *progress {
-	p := &progress{w: w, verb: verb}
-	if isTerminal(w) {
-		p.tty = true
-		// The bar needs a total: one extra listing pass, no metadata.
-		p.total, _ = gateway.CountObjects(ctx, st, sc)
-	}
-	return p
-}
-
-func (p *progress) report(o gateway.ObjectProgress) {
-	p.last = o.Bucket + "/" + o.Key
-	failed := o.Err != nil || o.Outcome == gateway.OutcomeFailed || o.Outcome == gateway.OutcomeDamaged
-	if failed {
-		p.clearBar()
-		fmt.Fprintf(p.w, "%s %s: %v\n", strings.ToUpper(o.Outcome), p.last, o.Err)
-	}
-	if p.tty {
-		p.drawBar(o.Done)
-		return
-	}
-	switch {
-	case o.Outcome == gateway.OutcomeRewrapped || o.Outcome == gateway.OutcomeWouldRewrap:
-		fmt.Fprintf(p.w, "%s %s\n", o.Outcome, p.last)
-	case o.Done%plainEvery == 0:
-		fmt.Fprintf(p.w, "%s: %d objects, at %s\n", p.verb, o.Done, p.last)
-	}
-}
-
-func (p *progress) drawBar(done int64) {
-	const width = 30
-	fill := width
-	if p.total > 0 && done < p.total {
-		fill = int(done * width / p.total)
-	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, p.total)
-	p.drawn = true
-}
-
-func (p *progress) clearBar() {
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.drawn = false
-	}
-}
-
-func (p *progress) finish() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
-		p.drawn = false
-	}
-}
-
-func (p *progress) resumeHint(w io.Writer) {
-	if p.last != "" {
-		fmt.Fprintf(w, "interrupted: rerun with --start-after %q to resume\n", p.last)
-	}
-}
-
-// isTerminal reports whether w is a character device (a terminal). The
-// standard library answers this well enough for a progress bar, and
-// golang.org/x/term is no longer in go.mod.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
