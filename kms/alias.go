@@ -82,6 +82,13 @@ func (c *Core) CreateAlias(ctx context.Context, name, targetKeyID string) (err e
 	if err := checkUserAlias(name); err != nil {
 		return err
 	}
+	// The alias side is IAM's (account-level); the key side the key's.
+	if err := c.authorizeAccount(ctx, o, "kms:CreateAlias"); err != nil {
+		return err
+	}
+	if err := c.authorizeAliasKey(ctx, o, targetKeyID, "kms:CreateAlias"); err != nil {
+		return err
+	}
 	return c.write(ctx, func(tx *sql.Tx) error {
 		k, err := c.aliasTarget(ctx, tx, targetKeyID)
 		if err != nil {
@@ -108,6 +115,18 @@ func (c *Core) UpdateAlias(ctx context.Context, name, targetKeyID string) (err e
 	}
 	defer func() { o.end(err) }()
 	if err := checkUserAlias(name); err != nil {
+		return err
+	}
+	// AWS checks kms:UpdateAlias on the key the alias leaves and on the
+	// key it moves to.
+	cur, err := aliasKey(ctx, c.rdb, name)
+	if err != nil {
+		return err
+	}
+	if err := c.authorizeAliasKey(ctx, o, cur, "kms:UpdateAlias"); err != nil {
+		return err
+	}
+	if err := c.authorizeAliasKey(ctx, o, targetKeyID, "kms:UpdateAlias"); err != nil {
 		return err
 	}
 	return c.write(ctx, func(tx *sql.Tx) error {
@@ -137,6 +156,13 @@ func (c *Core) DeleteAlias(ctx context.Context, name string) (err error) {
 	if err := checkUserAlias(name); err != nil {
 		return err
 	}
+	cur, err := aliasKey(ctx, c.rdb, name)
+	if err != nil {
+		return err
+	}
+	if err := c.authorizeAliasKey(ctx, o, cur, "kms:DeleteAlias"); err != nil {
+		return err
+	}
 	return c.write(ctx, func(tx *sql.Tx) error {
 		id, err := aliasKey(ctx, tx, name)
 		if err != nil {
@@ -146,6 +172,22 @@ func (c *Core) DeleteAlias(ctx context.Context, name string) (err error) {
 		_, err = tx.ExecContext(ctx, `DELETE FROM aliases WHERE name = ?`, name)
 		return err
 	})
+}
+
+// authorizeAliasKey authorizes action on the key ref names (the key side
+// of an alias operation), before the write transaction.
+func (c *Core) authorizeAliasKey(ctx context.Context, o *op, ref, action string) error {
+	if caller, _ := CallerFrom(ctx); caller.ARN == "" {
+		return nil
+	}
+	if strings.HasPrefix(ref, "alias/") || strings.Contains(ref, ":alias/") {
+		return fmt.Errorf("%w: TargetKeyId must be a key id or key ARN", ErrValidation)
+	}
+	id, err := c.resolveID(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return c.authorizeID(ctx, o, id, authzRequest{action: action})
 }
 
 func aliasKey(ctx context.Context, q querier, name string) (string, error) {
@@ -168,6 +210,9 @@ func (c *Core) ListAliases(ctx context.Context, keyID string, limit int, marker 
 		return nil, "", err
 	}
 	defer func() { o.end(err) }()
+	if err := c.authorizeAccount(ctx, o, "kms:ListAliases"); err != nil {
+		return nil, "", err
+	}
 	limit, after, err := pageArgs(limit, marker)
 	if err != nil {
 		return nil, "", err

@@ -23,6 +23,16 @@ type auditEvent struct {
 	KeyVersion uint32            `json:"keyVersion,omitempty"`
 	Context    EncryptionContext `json:"encryptionContext,omitempty"`
 	Outcome    string            `json:"outcome"`
+	// Decision is the authorization effect (Allow, Deny, ImplicitDeny)
+	// and DecidedBy what decided it: "policy:<sid>", "grant:<id>",
+	// "operator", "aws-owned" or "account-root". ReEncrypt carries the
+	// destination key's decision in DestinationDecision.
+	Decision            string `json:"decision,omitempty"`
+	DecidedBy           string `json:"decidedBy,omitempty"`
+	DestinationDecision string `json:"destinationDecision,omitempty"`
+	// CachedDataKey marks an Authorize call: the gateway asked for the
+	// operation's authorization while serving it from its data-key cache.
+	CachedDataKey bool `json:"cachedDataKey,omitempty"`
 }
 
 type auditor struct {

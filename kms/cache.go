@@ -13,6 +13,9 @@ type cachedKey struct {
 	versions map[uint32][]byte // unsealed material by version
 	latest   uint32
 	loaded   time.Time
+	// authz is what authorization needs (policy, tags, aliases, grants),
+	// cached with the key so the data path reads no SQLite on a hit.
+	authz *authzState
 }
 
 // keyCache holds unsealed key versions and alias targets so the data path

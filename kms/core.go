@@ -31,6 +31,8 @@ type Options struct {
 	// CacheTTL bounds how long unsealed key material stays in memory;
 	// default 5m.
 	CacheTTL time.Duration
+	// MaxGrantsPerKey bounds the grants on one key; default 50000 (AWS).
+	MaxGrantsPerKey int
 }
 
 // Core is the embedded KMS. It is safe for concurrent use.

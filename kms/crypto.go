@@ -34,14 +34,20 @@ func validateContext(ec EncryptionContext) error {
 	return nil
 }
 
-// usableKey resolves ref to an enabled key with its material.
-func (c *Core) usableKey(ctx context.Context, ref string) (*cachedKey, error) {
+// usableKey resolves ref to an enabled key with its material that the
+// caller may use for r.
+func (c *Core) usableKey(ctx context.Context, o *op, ref string, r authzRequest) (*cachedKey, error) {
 	id, err := c.resolveID(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	ck, err := c.loadKey(ctx, id)
 	if err != nil {
+		return nil, err
+	}
+	// Authorization comes before the state check, as in AWS: a caller
+	// without permission learns nothing about the key's state.
+	if err := c.authorize(ctx, o, ck, r); err != nil {
 		return nil, err
 	}
 	// Recorded before the state check: an attempt on a key pending
@@ -76,7 +82,7 @@ func (c *Core) Encrypt(ctx context.Context, in EncryptInput) (out EncryptOutput,
 	if err := validateContext(in.Context); err != nil {
 		return out, err
 	}
-	ck, err := c.usableKey(ctx, in.KeyID)
+	ck, err := c.usableKey(ctx, o, in.KeyID, authzRequest{action: "kms:Encrypt", ec: in.Context, withEC: true, algorithm: symmetricDefault})
 	if err != nil {
 		return out, err
 	}
@@ -90,7 +96,10 @@ func (c *Core) Encrypt(ctx context.Context, in EncryptInput) (out EncryptOutput,
 
 // decrypt opens a blob; the blob names its key and version. When keyRef is
 // set it must resolve to that key (IncorrectKeyException otherwise, as AWS).
-func (c *Core) decrypt(ctx context.Context, o *op, blob []byte, ec EncryptionContext, keyRef string) ([]byte, *cachedKey, error) {
+//
+// action is the permission checked on the blob's key: kms:Decrypt, or
+// kms:ReEncryptFrom for ReEncrypt.
+func (c *Core) decrypt(ctx context.Context, o *op, action string, blob []byte, ec EncryptionContext, keyRef string) ([]byte, *cachedKey, error) {
 	h, _, err := parseBlob(blob)
 	if err != nil {
 		return nil, nil, err
@@ -118,6 +127,9 @@ func (c *Core) decrypt(ctx context.Context, o *op, blob []byte, ec EncryptionCon
 	if isAPICall(ctx) && ck.rec.hidden {
 		return nil, nil, ErrInvalidCiphertext
 	}
+	if err := c.authorize(ctx, o, ck, authzRequest{action: action, ec: ec, withEC: true, algorithm: symmetricDefault}); err != nil {
+		return nil, nil, err
+	}
 	c.recordUse(id) // before the state check, as in usableKey
 	if err := usable(ck.rec); err != nil {
 		return nil, nil, err
@@ -141,7 +153,7 @@ func (c *Core) Decrypt(ctx context.Context, in DecryptInput) (out DecryptOutput,
 	}
 	defer func() { o.end(err) }()
 	o.context(in.Context)
-	pt, ck, err := c.decrypt(ctx, o, in.CiphertextBlob, in.Context, in.KeyID)
+	pt, ck, err := c.decrypt(ctx, o, "kms:Decrypt", in.CiphertextBlob, in.Context, in.KeyID)
 	if err != nil {
 		return out, err
 	}
@@ -174,12 +186,13 @@ func (c *Core) ReEncrypt(ctx context.Context, in ReEncryptInput) (out ReEncryptO
 	if err := validateContext(in.DestinationContext); err != nil {
 		return out, err
 	}
-	pt, src, err := c.decrypt(ctx, o, in.CiphertextBlob, in.SourceContext, in.SourceKeyID)
+	pt, src, err := c.decrypt(ctx, o, "kms:ReEncryptFrom", in.CiphertextBlob, in.SourceContext, in.SourceKeyID)
 	if err != nil {
 		return out, err
 	}
 	defer clear(pt)
-	dst, err := c.usableKey(ctx, in.DestinationKeyID)
+	dst, err := c.usableKey(ctx, o, in.DestinationKeyID,
+		authzRequest{action: "kms:ReEncryptTo", ec: in.DestinationContext, withEC: true, algorithm: symmetricDefault})
 	if err != nil {
 		return out, err
 	}
@@ -221,7 +234,7 @@ func (c *Core) generateDataKey(ctx context.Context, name string, in GenerateData
 	if err := validateContext(in.Context); err != nil {
 		return dk, err
 	}
-	ck, err := c.usableKey(ctx, in.KeyID)
+	ck, err := c.usableKey(ctx, o, in.KeyID, authzRequest{action: "kms:" + name, ec: in.Context, withEC: true})
 	if err != nil {
 		return dk, err
 	}
@@ -257,6 +270,9 @@ func (c *Core) GenerateRandom(ctx context.Context, n int) (b []byte, err error) 
 		return nil, err
 	}
 	defer func() { o.end(err) }()
+	if err := c.authorizeAccount(ctx, o, "kms:GenerateRandom"); err != nil {
+		return nil, err
+	}
 	if n < 1 || n > maxRandomBytes {
 		return nil, fmt.Errorf("%w: NumberOfBytes must be 1 to %d", ErrValidation, maxRandomBytes)
 	}

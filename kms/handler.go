@@ -54,6 +54,14 @@ var operations = map[string]opFunc{
 	"TagResource":                     opTagResource,
 	"UntagResource":                   opUntagResource,
 	"ListResourceTags":                opListResourceTags,
+	"PutKeyPolicy":                    opPutKeyPolicy,
+	"GetKeyPolicy":                    opGetKeyPolicy,
+	"ListKeyPolicies":                 opListKeyPolicies,
+	"CreateGrant":                     opCreateGrant,
+	"ListGrants":                      opListGrants,
+	"ListRetirableGrants":             opListRetirableGrants,
+	"RetireGrant":                     opRetireGrant,
+	"RevokeGrant":                     opRevokeGrant,
 }
 
 // Errors only the protocol layer produces.

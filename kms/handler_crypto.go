@@ -20,8 +20,12 @@ func opEncrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 		Plaintext           []byte
 		EncryptionContext   map[string]string
 		EncryptionAlgorithm string
+		GrantTokens         []string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
 		return nil, err
 	}
 	defer clear(in.Plaintext)
@@ -45,8 +49,12 @@ func opDecrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 		EncryptionContext   map[string]string
 		KeyId               string
 		EncryptionAlgorithm string
+		GrantTokens         []string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
 		return nil, err
 	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
@@ -72,8 +80,12 @@ func opReEncrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 		DestinationEncryptionContext   map[string]string
 		SourceEncryptionAlgorithm      string
 		DestinationEncryptionAlgorithm string
+		GrantTokens                    []string
 	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
 		return nil, err
 	}
 	if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
@@ -103,6 +115,7 @@ type generateDataKeyRequest struct {
 	EncryptionContext map[string]string
 	NumberOfBytes     *int
 	KeySpec           string
+	GrantTokens       []string
 }
 
 func (r generateDataKeyRequest) input() (GenerateDataKeyInput, error) {
@@ -119,6 +132,9 @@ func (r generateDataKeyRequest) input() (GenerateDataKeyInput, error) {
 func opGenerateDataKey(ctx context.Context, c *Core, body []byte) (any, error) {
 	var req generateDataKeyRequest
 	if err := decodeRequest(body, &req); err != nil {
+		return nil, err
+	}
+	if err := c.CheckGrantTokens(ctx, req.GrantTokens); err != nil {
 		return nil, err
 	}
 	in, err := req.input()
@@ -139,6 +155,9 @@ func opGenerateDataKey(ctx context.Context, c *Core, body []byte) (any, error) {
 func opGenerateDataKeyWithoutPlaintext(ctx context.Context, c *Core, body []byte) (any, error) {
 	var req generateDataKeyRequest
 	if err := decodeRequest(body, &req); err != nil {
+		return nil, err
+	}
+	if err := c.CheckGrantTokens(ctx, req.GrantTokens); err != nil {
 		return nil, err
 	}
 	in, err := req.input()

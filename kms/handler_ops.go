@@ -77,13 +77,15 @@ type keyMetadataResponse struct {
 
 func opCreateKey(ctx context.Context, c *Core, body []byte) (any, error) {
 	var in struct {
-		Description           string
-		KeyUsage              string
-		KeySpec               string
-		CustomerMasterKeySpec string
-		Origin                string
-		MultiRegion           bool
-		Tags                  []tagJSON
+		Description                    string
+		KeyUsage                       string
+		KeySpec                        string
+		CustomerMasterKeySpec          string
+		Origin                         string
+		MultiRegion                    bool
+		Tags                           []tagJSON
+		Policy                         string
+		BypassPolicyLockoutSafetyCheck bool
 	}
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
@@ -99,7 +101,8 @@ func opCreateKey(ctx context.Context, c *Core, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.CreateKey(ctx, CreateKeyInput{Description: in.Description, Tags: tags})
+	m, err := c.CreateKey(ctx, CreateKeyInput{Description: in.Description, Tags: tags,
+		Policy: in.Policy, BypassPolicyLockoutSafetyCheck: in.BypassPolicyLockoutSafetyCheck})
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +124,14 @@ func tagMap(tags []tagJSON) (map[string]string, error) {
 }
 
 func opDescribeKey(ctx context.Context, c *Core, body []byte) (any, error) {
-	var in keyIDRequest
+	var in struct {
+		KeyId       string
+		GrantTokens []string
+	}
 	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
 		return nil, err
 	}
 	m, err := c.DescribeKey(ctx, in.KeyId)

@@ -110,7 +110,7 @@ func wantErr(t testing.TB, err, want error) {
 // path (gateway SigV4 → KMS handler) is tested in the gateway and e2e.
 func callerMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := WithCaller(r.Context(), Caller{AccessKey: "test-access-key", ARN: "arn:aws:iam::000000000000:user/test", SourceIP: r.RemoteAddr})
+		ctx := WithCaller(r.Context(), Caller{AccessKey: "test-access-key", ARN: "arn:aws:iam::000000000000:root", SourceIP: r.RemoteAddr})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

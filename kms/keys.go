@@ -287,6 +287,9 @@ func (c *Core) loadKey(ctx context.Context, id string) (*cachedKey, error) {
 	if ck.latest == 0 {
 		return nil, fmt.Errorf("%w: key %s has no versions", ErrInternal, id)
 	}
+	if ck.authz, err = c.loadAuthz(ctx, rec); err != nil {
+		return nil, err
+	}
 	c.cache.put(id, ck, gen)
 	return ck, nil
 }

@@ -19,6 +19,9 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 		return md, err
 	}
 	defer func() { o.end(err) }()
+	if err := c.authorizeAccount(ctx, o, "kms:CreateKey"); err != nil {
+		return md, err
+	}
 	if len(in.Description) > maxDescription {
 		return md, fmt.Errorf("%w: Description is too long", ErrValidation)
 	}
@@ -33,9 +36,19 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 		state: KeyStateEnabled, manager: KeyManagerCustomer,
 	}
 	o.key(rec.id, 1)
+	if in.Policy != "" {
+		if _, err := c.checkNewPolicy(ctx, rec, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return md, err
+		}
+	}
 	err = c.write(ctx, func(tx *sql.Tx) error {
 		if err := c.insertKey(ctx, tx, rec); err != nil {
 			return err
+		}
+		if in.Policy != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE keys SET policy = ? WHERE id = ?`, in.Policy, rec.id); err != nil {
+				return fmt.Errorf("%w: store key policy: %v", ErrInternal, err)
+			}
 		}
 		for k, v := range in.Tags {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?,?,?)`, rec.id, k, v); err != nil {
@@ -62,6 +75,9 @@ func (c *Core) DescribeKey(ctx context.Context, keyID string) (md KeyMetadata, e
 		return md, err
 	}
 	o.key(rec.id, 0)
+	if err := c.authorizeID(ctx, o, rec.id, authzRequest{action: "kms:DescribeKey"}); err != nil {
+		return md, err
+	}
 	return c.metadata(rec), nil
 }
 
@@ -104,6 +120,9 @@ func (c *Core) ListKeys(ctx context.Context, limit int, marker string) (keys []K
 		return nil, "", err
 	}
 	defer func() { o.end(err) }()
+	if err := c.authorizeAccount(ctx, o, "kms:ListKeys"); err != nil {
+		return nil, "", err
+	}
 	limit, after, err := pageArgs(limit, marker)
 	if err != nil {
 		return nil, "", err
@@ -153,6 +172,19 @@ func (c *Core) mutateKey(ctx context.Context, name, ref string, fn func(tx *sql.
 		return rec, err
 	}
 	o.key(id, 0)
+	if caller, _ := CallerFrom(ctx); caller.ARN != "" {
+		if isAPICall(ctx) && c.isHidden(ctx, id) {
+			return rec, fmt.Errorf("%w: key %s", ErrNotFound, id)
+		}
+		// ScheduleKeyDeletionForce is the operator's; a caller needs
+		// the permission AWS's operation of that name needs.
+		action := "kms:" + strings.TrimSuffix(name, "Force")
+		if err := c.authorizeID(ctx, o, id, authzRequest{action: action}); err != nil {
+			return rec, err
+		}
+	} else {
+		o.record("Allow", decidedByOperator)
+	}
 	err = c.write(ctx, func(tx *sql.Tx) error {
 		k, err := getKey(ctx, tx, id)
 		if err != nil {

@@ -94,6 +94,9 @@ func (c *Core) GetKeyRotationStatus(ctx context.Context, keyID string) (st Rotat
 		return st, err
 	}
 	o.key(k.id, 0)
+	if err := c.authorizeID(ctx, o, k.id, authzRequest{action: "kms:GetKeyRotationStatus"}); err != nil {
+		return st, err
+	}
 	st = RotationStatus{KeyID: c.arn(k.id), Enabled: k.rotationEnabled}
 	if k.rotationEnabled {
 		st.RotationPeriodInDays, st.NextRotationDate = k.rotationPeriod, k.nextRotation
@@ -153,6 +156,9 @@ func (c *Core) ListKeyRotations(ctx context.Context, keyID string, limit int, ma
 		return nil, "", err
 	}
 	o.key(k.id, 0)
+	if err := c.authorizeID(ctx, o, k.id, authzRequest{action: "kms:ListKeyRotations"}); err != nil {
+		return nil, "", err
+	}
 	rows, err := c.rdb.QueryContext(ctx, `SELECT version, created, rotation_type FROM key_versions
 		WHERE key_id = ? AND version > 1 AND version > ? ORDER BY version LIMIT ?`, k.id, afterVersion, limit+1)
 	if err != nil {

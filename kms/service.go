@@ -66,6 +66,29 @@ type KeyMetadata struct {
 type CreateKeyInput struct {
 	Description string
 	Tags        map[string]string
+	// Policy is the key policy document; empty means the default policy
+	// (the account root may do everything). docs/authorization.md.
+	Policy string
+	// BypassPolicyLockoutSafetyCheck skips the check that Policy still
+	// lets the caller call PutKeyPolicy.
+	BypassPolicyLockoutSafetyCheck bool
+}
+
+// AuthorizeInput is one key authorization question the gateway asks for
+// an S3 request, also when its data-key cache spares the KMS call.
+type AuthorizeInput struct {
+	KeyID     string            // key id, key ARN, alias name or alias ARN
+	Operation string            // "Decrypt", "GenerateDataKey", "Encrypt"
+	Context   EncryptionContext // the encryption context the call would carry
+}
+
+// Authorizer answers whether the caller on ctx (WithCaller) may perform an
+// operation on a key, by the key policy and grants, without performing it.
+// It returns nil or an error wrapping ErrAccessDenied (or ErrNotFound for
+// an unknown key). Key state is not checked: the cryptographic call does.
+// *Core implements it.
+type Authorizer interface {
+	Authorize(ctx context.Context, in AuthorizeInput) error
 }
 
 type EncryptInput struct {

@@ -110,6 +110,9 @@ func (c *Core) ListResourceTags(ctx context.Context, keyID string, limit int, ma
 		return nil, "", err
 	}
 	o.key(rec.id, 0)
+	if err := c.authorizeID(ctx, o, rec.id, authzRequest{action: "kms:ListResourceTags"}); err != nil {
+		return nil, "", err
+	}
 	rows, err := c.rdb.QueryContext(ctx, `SELECT tag_key, tag_value FROM tags WHERE key_id = ? AND tag_key > ? ORDER BY tag_key LIMIT ?`, rec.id, after, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: list tags: %v", ErrInternal, err)
