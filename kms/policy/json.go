@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 )
@@ -67,10 +68,7 @@ func readValue(dec *json.Decoder, depth int) (node, error) {
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		if err == io.EOF {
-			return node{}, errors.New("unexpected end of JSON")
-		}
-		return node{}, errors.New("invalid JSON")
+		return node{}, syntaxError(dec, err)
 	}
 	switch t := tok.(type) {
 	case string:
@@ -96,7 +94,7 @@ func readValue(dec *json.Decoder, depth int) (node, error) {
 				n.arr = append(n.arr, v)
 			}
 			if _, err := dec.Token(); err != nil { // ']'
-				return node{}, errors.New("invalid JSON")
+				return node{}, syntaxError(dec, err)
 			}
 			return n, nil
 		case '{':
@@ -105,7 +103,7 @@ func readValue(dec *json.Decoder, depth int) (node, error) {
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
-					return node{}, errors.New("invalid JSON")
+					return node{}, syntaxError(dec, err)
 				}
 				k, ok := kt.(string)
 				if !ok {
@@ -122,12 +120,20 @@ func readValue(dec *json.Decoder, depth int) (node, error) {
 				n.obj = append(n.obj, member{key: k, val: v})
 			}
 			if _, err := dec.Token(); err != nil { // '}'
-				return node{}, errors.New("invalid JSON")
+				return node{}, syntaxError(dec, err)
 			}
 			return n, nil
 		}
 	}
 	return node{}, errors.New("invalid JSON")
+}
+
+// syntaxError says where the JSON broke without quoting the document.
+func syntaxError(dec *json.Decoder, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errors.New("invalid JSON: unexpected end of document")
+	}
+	return fmt.Errorf("invalid JSON near byte %d", dec.InputOffset())
 }
 
 // strings returns a string-or-array-of-strings member as a slice.

@@ -249,7 +249,7 @@ func checkARNPattern(v string) error {
 		return nil
 	}
 	if parts, ok := splitARN(v); !ok || parts[0] != "arn" {
-		return fmt.Errorf(`invalid resource %s: want "*" or an ARN`, quote(v))
+		return fmt.Errorf(`invalid ARN %s: want "*" or an ARN of six components`, quote(v))
 	}
 	return nil
 }
