@@ -54,3 +54,33 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func TestEvaluateIsSafeForConcurrentUse(t *testing.T) {
+	p := mustParse(t, tenStatementPolicy(), kmsOptions)
+	reqs := []Request{
+		kmsReq(rootARN, "kms:Decrypt", nil),
+		kmsReq("arn:aws:iam::111122223333:user/u2", "kms:Encrypt", map[string][]string{
+			"kms:EncryptionContext:aws:s3:arn": {"arn:aws:s3:::bucket2/x"}, "aws:ResourceTag/Project": {"p2"}}),
+		kmsReq(aliceARN, "kms:Decrypt", map[string][]string{"kms:ResourceAliases": {"alias/locked-1"}}),
+	}
+	want := []Effect{Allow, Allow, Deny}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				for j, r := range reqs {
+					if d := p.Evaluate(r); d.Effect != want[j] {
+						done <- fmt.Errorf("request %d: %v, want %v", j, d.Effect, want[j])
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -32,6 +32,7 @@ func TestParseRefusesMalformedPolicies(t *testing.T) {
 		{"missing Effect", stmt(`"Principal":"*","Action":"kms:Decrypt"`), kmsOptions, "Effect"},
 		{"missing Principal", stmt(`"Effect":"Allow","Action":"kms:Decrypt"`), kmsOptions, "Principal"},
 		{"Principal and NotPrincipal", stmt(base + `,"NotPrincipal":"*"`), kmsOptions, "NotPrincipal"},
+		{"NotPrincipal with Allow", stmt(`"Effect":"Allow","NotPrincipal":{"AWS":"111122223333"},"Action":"kms:Decrypt"`), kmsOptions, "NotPrincipal"},
 		{"Principal a bare ARN", stmt(`"Effect":"Allow","Principal":"arn:aws:iam::111122223333:root","Action":"kms:Decrypt"`), kmsOptions, "Principal"},
 		{"Principal empty object", stmt(`"Effect":"Allow","Principal":{},"Action":"kms:Decrypt"`), kmsOptions, "Principal"},
 		{"Principal unsupported type", stmt(`"Effect":"Allow","Principal":{"Federated":"x"},"Action":"kms:Decrypt"`), kmsOptions, "Federated"},

@@ -107,6 +107,10 @@ func parseStatement(n node, index int, opts *ParseOptions) (statement, error) {
 		return s, errors.New("missing Action")
 	case !haveResource && opts.RequireResource:
 		return s, errors.New("missing Resource")
+	case s.notPrincipal && !s.deny:
+		// AWS supports NotPrincipal only with Deny; with Allow it would
+		// grant everyone else, anonymous callers included.
+		return s, errors.New(`NotPrincipal can only be used with "Effect": "Deny"`)
 	}
 	return s, nil
 }
