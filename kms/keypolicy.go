@@ -3,8 +3,8 @@ package kms
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ssegate/ssegate/kms/policy"
 )
@@ -32,12 +32,11 @@ func parseKeyPolicy(doc string) (*policy.Policy, error) {
 	p, err := policy.Parse([]byte(doc), policy.ParseOptions{
 		Services: []string{"kms"}, ConditionKeys: keyPolicyConditionKeys, MaxSize: maxKeyPolicySize,
 	})
-	if errors.Is(err, policy.ErrMalformed) {
-		// The parser's message says what is wrong; it holds no secret.
-		return nil, fmt.Errorf("%w: %v", ErrMalformedPolicy, err)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedPolicy, err)
+		// The parser's message says what is wrong, in words for the
+		// policy's author; it holds no secret.
+		msg := strings.TrimPrefix(err.Error(), policy.ErrMalformed.Error()+": ")
+		return nil, fmt.Errorf("%w: %s", ErrMalformedPolicy, msg)
 	}
 	return p, nil
 }
@@ -90,10 +89,19 @@ func (c *Core) checkNewPolicy(ctx context.Context, rec keyRecord, doc string, by
 	}
 	req := c.policyRequest(caller, ck, c.arn(rec.id), authzRequest{action: "kms:PutKeyPolicy"})
 	if p.Evaluate(req).Effect != policy.Allow {
-		return nil, fmt.Errorf("%w: The new key policy will not allow you to update the key policy in the future.", ErrMalformedPolicy)
+		return nil, errLockout
 	}
 	return p, nil
 }
+
+// errLockout is AWS's answer, word for word, when the lockout safety
+// check fails.
+var errLockout error = &malformedPolicyError{"The new key policy will not allow you to update the key policy in the future."}
+
+type malformedPolicyError struct{ msg string }
+
+func (e *malformedPolicyError) Error() string        { return e.msg }
+func (e *malformedPolicyError) Is(target error) bool { return target == ErrMalformedPolicy }
 
 func checkPolicyName(name string) error {
 	if name != "" && name != keyPolicyName {
