@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // baseOp is a condition operator without its set prefix or IfExists.
@@ -210,7 +211,7 @@ const maxContextSets = 4
 // Keys with no values count as absent.
 func lookup(ctx map[string][]string, key string, buf [][]string) [][]string {
 	for k, vs := range ctx {
-		if len(vs) > 0 && len(k) == len(key) && strings.EqualFold(k, key) {
+		if len(vs) > 0 && foldEqual(k, key) {
 			buf = append(buf, vs)
 		}
 	}
@@ -222,6 +223,27 @@ func lookup(ctx map[string][]string, key string, buf [][]string) [][]string {
 // missing key makes positive operators false and negated ones true
 // (…IfExists: true); ForAnyValue needs at least one value, ForAllValues
 // holds for a missing key or an empty set.
+// foldEqual is strings.EqualFold with a shortcut for the common case.
+// Lengths alone can't decide: Unicode folding pairs strings of different
+// byte lengths (K, U+212A, folds to k), and a key that folds to the
+// policy's must not slip past a Deny. Two ASCII strings of different
+// lengths, though, are never equal.
+func foldEqual(a, b string) bool {
+	if len(a) != len(b) && isASCII(a) && isASCII(b) {
+		return false
+	}
+	return strings.EqualFold(a, b)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *condition) eval(ctx map[string][]string) bool {
 	var buf [maxContextSets][]string
 	sets := lookup(ctx, c.key, buf[:0])

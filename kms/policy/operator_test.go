@@ -115,6 +115,17 @@ func TestContextKeysDifferingOnlyInCaseAreAllConsulted(t *testing.T) {
 	}
 }
 
+func TestContextKeyThatFoldsToThePolicyKeyCannotDodgeADeny(t *testing.T) {
+	p := mustParse(t, `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt"},
+	  {"Sid":"NoSecret","Effect":"Deny","Principal":"*","Action":"kms:Decrypt",
+	   "Condition":{"StringEquals":{"kms:EncryptionContext:key":"secret"}}}]}`, kmsOptions)
+	// U+212A KELVIN SIGN folds to 'k' but is three bytes long.
+	ctx := map[string][]string{"kms:EncryptionContext:\u212Aey": {"secret"}}
+	if d := p.Evaluate(kmsReq(aliceARN, "kms:Decrypt", ctx)); d.Effect != Deny {
+		t.Fatalf("Evaluate = %v, want Deny", d)
+	}
+}
+
 func TestWildcardMatch(t *testing.T) {
 	cases := []struct {
 		pattern, s string
