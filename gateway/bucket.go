@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"sort"
+
+	"github.com/ssegate/ssegate/store"
 )
 
 // ownerOf is the canonical owner shown in listings: a stable opaque id per
@@ -25,6 +28,7 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	bs = s.visibleBuckets(r, bs)
 	sort.Slice(bs, func(i, j int) bool { return bs[i].Name < bs[j].Name })
 	res := listAllMyBucketsResult{Xmlns: s3XMLNS, Owner: ownerOf(r), Buckets: []bucketXML{}}
 	for _, b := range bs {
@@ -52,7 +56,20 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request) error {
 			return errInvalidLocation.with("The specified location-constraint is not valid")
 		}
 	}
+	p := principalOf(requestInfo(r).auth.ARN)
 	if err := s.deps.Store.CreateBucket(r.Context(), bucket); err != nil {
+		if errors.Is(err, store.ErrBucketExists) {
+			return s.bucketExistsError(r.Context(), bucket, p)
+		}
+		return err
+	}
+	// The creator owns the bucket. Until the record is written the bucket
+	// belongs to the root, so a failure here fails closed; the bucket is
+	// then removed so that its creator can try again.
+	if err := s.recordOwner(r.Context(), bucket, p); err != nil {
+		if derr := s.deps.Store.DeleteBucket(context.WithoutCancel(r.Context()), bucket); derr != nil {
+			s.log.Error("create bucket: remove bucket without owner", "request_id", requestInfo(r).id, "bucket", bucket, "err", derr)
+		}
 		return err
 	}
 	w.Header().Set("Location", "/"+bucket)
@@ -93,6 +110,8 @@ func (s *Server) deleteBucket(w http.ResponseWriter, r *http.Request) error {
 	// A bucket created again under this name starts without the old
 	// default encryption.
 	s.encCache.invalidate(bucket)
+	// Its owner and policy went with it (the store drops config blobs).
+	s.authzCache.invalidate(bucket)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -112,7 +112,7 @@ func TestUnsupportedOperationsAreNotImplemented(t *testing.T) {
 	e.put("bkt", "obj", []byte("x"))
 	cases := []struct{ method, path string }{
 		{"GET", "/bkt?acl"},
-		{"PUT", "/bkt?policy"},
+		{"PUT", "/bkt?cors"},
 		{"GET", "/bkt?lifecycle"},
 		{"GET", "/bkt/obj?acl"},
 		{"POST", "/bkt/obj?restore"},

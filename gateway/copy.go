@@ -40,6 +40,11 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Reading the source is s3:GetObject on it, besides s3:PutObject on
+	// the target (checked before the handler).
+	if err := s.allowObject(r, "s3:GetObject", srcBucket, srcKey); err != nil {
+		return err
+	}
 	directive := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return errInvalidArgument.with("Unknown metadata directive.")

@@ -37,6 +37,9 @@ var (
 	errBadDigest              = &apiError{"BadDigest", 400, "The Content-MD5 or checksum value that you specified did not match what the server received."}
 	errBucketAlreadyOwned     = &apiError{"BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it."}
 	errBucketNotEmpty         = &apiError{"BucketNotEmpty", 409, "The bucket you tried to delete is not empty"}
+	errBucketAlreadyExists    = &apiError{"BucketAlreadyExists", 409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."}
+	errMalformedPolicy        = &apiError{"MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'"}
+	errNoSuchBucketPolicy     = &apiError{"NoSuchBucketPolicy", 404, "The bucket policy does not exist"}
 	errEntityTooLarge         = &apiError{"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."}
 	errEntityTooSmall         = &apiError{"EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size."}
 	errIncompleteBody         = &apiError{"IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."}

@@ -160,6 +160,11 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request) error {
 	for _, o := range req.Objects {
 		err := checkObjectKey(o.Key)
 		if err == nil {
+			// Each key is authorized on its own; a denied key is an
+			// AccessDenied entry in the result, as in S3.
+			err = s.allowObject(r, "s3:DeleteObject", bucket, o.Key)
+		}
+		if err == nil {
 			err = s.objects.delete(r.Context(), bucket, o.Key)
 		}
 		if err != nil {

@@ -81,6 +81,11 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Reading the source is s3:GetObject on it, besides s3:PutObject on
+	// the target upload (checked before the handler).
+	if err := s.allowObject(r, "s3:GetObject", srcBucket, srcKey); err != nil {
+		return err
+	}
 	srcCK, err := s.customerKey(r, true)
 	if err != nil {
 		return err

@@ -41,6 +41,9 @@ func (s *Server) bucketRoutes() []route {
 		{op: "PutBucketEncryption", method: http.MethodPut, queries: []string{"encryption"}, h: s.putBucketEncryption},
 		{op: "GetBucketEncryption", method: http.MethodGet, queries: []string{"encryption"}, h: s.getBucketEncryption},
 		{op: "DeleteBucketEncryption", method: http.MethodDelete, queries: []string{"encryption"}, h: s.deleteBucketEncryption},
+		{op: "PutBucketPolicy", method: http.MethodPut, queries: []string{"policy"}, h: s.putBucketPolicy},
+		{op: "GetBucketPolicy", method: http.MethodGet, queries: []string{"policy"}, h: s.getBucketPolicy},
+		{op: "DeleteBucketPolicy", method: http.MethodDelete, queries: []string{"policy"}, h: s.deleteBucketPolicy},
 		{op: "CreateBucket", method: http.MethodPut, h: s.createBucket},
 		{op: "HeadBucket", method: http.MethodHead, h: s.headBucket},
 		{op: "DeleteBucket", method: http.MethodDelete, h: s.deleteBucket},
@@ -159,7 +162,9 @@ const (
 
 func (s *Server) mount(sub *mux.Router, routes []route, sc scope) {
 	for _, rt := range routes {
-		sub.MatcherFunc(rt.matcher()).Handler(s.s3(rt.op, withTarget(sc, rt.h)))
+		// Authorization runs after authentication (s3) and after the
+		// target is decoded (withTarget), before any handler.
+		sub.MatcherFunc(rt.matcher()).Handler(s.s3(rt.op, withTarget(sc, s.authorized(rt.op, rt.h))))
 	}
 	sub.NewRoute().Handler(s.s3("Unknown", notImplemented))
 }

@@ -72,7 +72,7 @@ func TestVirtualHostStyleAddressing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Region: testRegion, Domains: []string{"s3.test"}}, Deps{Store: st, KMS: newTestCore(t), Credentials: staticCreds{testAccessKey: {AccessKey: testAccessKey, SecretKey: testSecretKey}}})
+	srv, err := New(Config{Region: testRegion, Domains: []string{"s3.test"}}, Deps{Store: st, KMS: newTestCore(t), Credentials: staticCreds{testAccessKey: {AccessKey: testAccessKey, SecretKey: testSecretKey, ARN: "arn:aws:iam::000000000000:root"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,9 @@ type Server struct {
 	now     func() time.Time
 	// encCache caches bucketEncryption per bucket; its zero value is ready.
 	encCache bucketEncCache
-	metrics  *metrics
+	// authzCache caches each bucket's owner and policy; zero value ready.
+	authzCache authzCache
+	metrics    *metrics
 }
 
 // New checks cfg and deps and builds the route table.
