@@ -19,15 +19,22 @@ type authResult struct {
 // with the decoded payload, which verifies the signed payload hash or the
 // aws-chunked signatures and fails before EOF. There is no anonymous access.
 func (s *Server) authenticate(r *http.Request, service string) error {
+	store := s.credentials()
 	creds := sigv4.CredentialsFunc(func(ak string) (string, bool) {
-		c, ok := s.deps.Credentials.Lookup(ak)
+		c, ok := store.Lookup(ak)
 		return c.SecretKey, ok
 	})
-	res, err := sigv4.Verify(r, creds, sigv4.Options{Region: s.cfg.Region, Services: []string{service}, Now: s.now})
+	region := s.cfg.Region
+	if service == "iam" && scopeRegion(r) == iamSigningRegion {
+		// IAM is global: clients sign it for us-east-1 whatever the
+		// gateway's region (the configured region is accepted too).
+		region = iamSigningRegion
+	}
+	res, err := sigv4.Verify(r, creds, sigv4.Options{Region: region, Services: []string{service}, Now: s.now})
 	if err != nil {
 		return err
 	}
-	cred, ok := s.deps.Credentials.Lookup(res.AccessKey)
+	cred, ok := store.Lookup(res.AccessKey)
 	if !ok {
 		return fmt.Errorf("%w: credential vanished during the request", sigv4.ErrInvalidAccessKeyID)
 	}

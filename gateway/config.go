@@ -57,7 +57,13 @@ type Deps struct {
 	// KMSAPI serves the AWS KMS JSON API (TrentService.*) after the gateway
 	// has authenticated the request with SigV4 (service "kms") and put the
 	// caller in the request context with kms.WithCaller. Nil: not mounted.
-	KMSAPI      http.Handler
+	KMSAPI http.Handler
+	// Credentials are the root credentials; the gateway consults Users
+	// after them (RootThenUsers).
 	Credentials CredentialStore
-	Logger      *slog.Logger
+	// Users are the IAM-style users and their access keys (the embedded
+	// KMS's *kms.Core). Nil: only the root credentials exist and the IAM
+	// API answers that users need the embedded KMS.
+	Users  UserDirectory
+	Logger *slog.Logger
 }

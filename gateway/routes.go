@@ -128,6 +128,10 @@ func (s *Server) routes() *mux.Router {
 	m.SkipClean(true)
 	m.UseEncodedPath()
 
+	// The IAM Query API: S3 never signs for service "iam", so the
+	// credential scope routes it (also when Users is nil, to say why).
+	m.MatcherFunc(isIAMRequest).Handler(http.HandlerFunc(s.serveIAM))
+
 	if s.deps.KMSAPI != nil {
 		// Any X-Amz-Target is a JSON-protocol request (S3 never sends
 		// one): the KMS API answers unknown targets with a JSON
