@@ -140,6 +140,13 @@ func sentinel(err error) error {
 	case "SlowDown", "ServiceUnavailable", "XMinioServerNotInitialized", "RequestTimeout", "InternalError":
 		return store.ErrUnavailable
 	}
+	switch minio.ToErrorResponse(err).StatusCode {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		// An answer without a body (every HEAD) has only its status: a
+		// server-side failure is the backend being unavailable, as the
+		// codes above say when a body names them.
+		return store.ErrUnavailable
+	}
 	var nerr net.Error
 	if errors.As(err, &nerr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 		return store.ErrUnavailable
