@@ -70,7 +70,9 @@ func startGateway(t testing.TB, o gatewayOptions) *gatewayProc {
 	t.Cleanup(func() {
 		if err := g.stop(); err != nil {
 			t.Errorf("ssegate did not exit cleanly: %v\n%s", err, g.log.String())
-		} else if t.Failed() {
+		}
+		checkNoSecrets(t, g, g.cmd.Env)
+		if t.Failed() {
 			t.Logf("ssegate log:\n%s", g.log.String())
 		}
 	})

@@ -70,6 +70,7 @@ func sseCKey(t *testing.T) (file, b64, md5b64 string) {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
+	noteSecret(key)
 	file = filepath.Join(t.TempDir(), "ssec.key")
 	if err := os.WriteFile(file, key, 0o600); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,10 @@ type keyring struct {
 	// viaService is the kms:ViaService of the calls the gateway makes on
 	// a user's behalf: "s3.<region>.amazonaws.com", as S3 sends it.
 	viaService string
+	// authz, when the KMS offers it (the embedded one), authorizes the uses
+	// of a customer key that the bucket-level cache spares: otherwise a user
+	// without kms:Decrypt could read what another user's GET just cached.
+	authz kms.Authorizer
 
 	mu  sync.Mutex
 	gen map[string]cachedKey // bucket-level data keys to seal new objects
@@ -73,6 +77,23 @@ func newKeyring(svc kms.Service, now func() time.Time) *keyring {
 		gen:      make(map[string]cachedKey),
 		dec:      make(map[string]cachedKey),
 	}
+}
+
+// withAuthorizer makes cache hits of SSE-KMS bucket keys ask a for
+// permission (a nil a: no check, as with a remote KMS).
+func (r *keyring) withAuthorizer(a kms.Authorizer) *keyring {
+	r.authz = a
+	return r
+}
+
+// authorizeCached asks the KMS whether the request's principal may perform
+// op with the customer key of spec, when a cached data key spares the call
+// that would otherwise have asked.
+func (r *keyring) authorizeCached(ctx context.Context, spec kekSpec, keyID, op string, ec kms.EncryptionContext) error {
+	if spec.SSES3 || r.authz == nil {
+		return nil // SSE-S3: a service-owned key, no customer permission applies
+	}
+	return r.authz.Authorize(ctx, kms.AuthorizeInput{KeyID: keyID, Operation: op, Context: ec})
 }
 
 // withRegion sets the region S3 names in kms:ViaService.
@@ -162,6 +183,9 @@ func (r *keyring) newKEK(ctx context.Context, spec kekSpec) (kek, error) {
 	hit := ok && now.Before(c.expires)
 	r.cacheLookup(hit)
 	if hit {
+		if err := r.authorizeCached(ctx, spec, in.KeyID, "GenerateDataKey", ec); err != nil {
+			return kek{}, err
+		}
 		return kek{Key: c.key, Blob: c.blob, KeyARN: c.keyARN}, nil
 	}
 	dk, err := r.kms.GenerateDataKey(ctx, in)
@@ -193,6 +217,9 @@ func (r *keyring) openKEK(ctx context.Context, spec kekSpec, blob []byte) (kek, 
 		hit := ok && now.Before(c.expires)
 		r.cacheLookup(hit)
 		if hit {
+			if err := r.authorizeCached(ctx, spec, c.keyARN, "Decrypt", ec); err != nil {
+				return kek{}, err
+			}
 			return kek{Key: c.key, Blob: blob, KeyARN: c.keyARN}, nil
 		}
 	}

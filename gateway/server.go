@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/ssegate/ssegate/kms"
 )
 
 // Server is the S3 (and mounted KMS) HTTP API. It is an http.Handler.
@@ -53,7 +54,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	m := newMetrics()
-	keys := newKeyring(instrumentedKMS{deps.KMS, m}, nil).withSSES3Key(cfg.SSES3KeyID).withRegion(cfg.Region)
+	authz, _ := deps.KMS.(kms.Authorizer)
+	keys := newKeyring(instrumentedKMS{deps.KMS, m}, nil).withSSES3Key(cfg.SSES3KeyID).withRegion(cfg.Region).withAuthorizer(authz)
 	keys.onCache = m.keyringLookup
 	s := &Server{
 		cfg:     cfg,
