@@ -38,6 +38,8 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 
 	var svc kms.Service
 	var kmsAPI http.Handler
+	// users stays nil with a remote KMS: users live in the embedded keystore.
+	var users gateway.UserDirectory
 	if cfg.KMSEndpoint != "" {
 		remote, err := kms.NewRemote(ctx, kms.RemoteConfig{
 			Endpoint: cfg.KMSEndpoint, Region: cfg.Region,
@@ -70,6 +72,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 		}
 		closers = append(closers, core.Close)
 		svc = core
+		users = core
 		kmsAPI = kms.NewHandler(core, logger.With("component", "kms-api"))
 	}
 
@@ -90,6 +93,8 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 			SecretKey: creds.SecretKey,
 			ARN:       "arn:aws:iam::" + cfg.AccountID + ":root",
 		}},
+		// The gateway consults these after the root credentials.
+		Users:  users,
 		Logger: logger,
 	})
 	if err != nil {
@@ -113,7 +118,8 @@ func openBackend(ctx context.Context, b Backend, region string) (store.Store, er
 	return nil, fmt.Errorf("%w: unknown backend %q", ErrConfig, b.Kind)
 }
 
-// staticCredentials is the root user alone; IAM-style users come later.
+// staticCredentials are the root credentials; users' access keys come
+// from Deps.Users.
 type staticCredentials []gateway.Credential
 
 func (s staticCredentials) Lookup(accessKey string) (gateway.Credential, bool) {
