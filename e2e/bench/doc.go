@@ -14,6 +14,9 @@
 //	go run ./e2e/bench            # quick profile, a few minutes on 2 cores
 //	go run ./e2e/bench -full      # the complete matrix
 //	go run ./e2e/bench -memory    # also the large-object memory scenario
+//	BENCH_ACCESS_KEY=… BENCH_SECRET_KEY=… go run ./e2e/bench \
+//	    -endpoints http://127.0.0.1:9901,http://127.0.0.1:9902 -ops put,get
+//	                              # drive gateways already running (docs/scaling.md)
 //
 // Everything listens on 127.0.0.1 only. Each phase is bounded by -duration
 // (and optionally -max-ops). docs/benchmarks.md records results.

@@ -92,12 +92,23 @@ type row struct {
 
 	gw    *gatewayProc   // nil for MinIO direct
 	proxy *countingProxy // gateway-on-MinIO only
+	// clients, when set (-endpoints), spread PUTs and GETs over several
+	// gateways; client is the first of them.
+	clients []*minio.Client
 
 	mu      sync.Mutex
 	written map[int64]int64 // object size -> distinct keys written
 }
 
 func (r *row) label() string { return r.target + "/" + r.mode }
+
+// pick chooses the client of operation number n.
+func (r *row) pick(n uint64) *minio.Client {
+	if len(r.clients) == 0 {
+		return r.client
+	}
+	return r.clients[n%uint64(len(r.clients))]
+}
 
 func newClient(endpoint, accessKey, secretKey string, maxConns int) (*minio.Client, error) {
 	u, err := url.Parse(endpoint)
@@ -280,7 +291,7 @@ func putOptions(r *row, size int64) minio.PutObjectOptions {
 func putOp(r *row, p pattern, size, ks int64) opFunc {
 	return func(ctx context.Context, i int64, _ *mrand.Rand) (int64, error) {
 		k := i % ks
-		_, err := r.client.PutObject(ctx, r.bucket, objectKey(size, k), p.object(size), size, putOptions(r, size))
+		_, err := r.pick(uint64(i)).PutObject(ctx, r.bucket, objectKey(size, k), p.object(size), size, putOptions(r, size))
 		if err != nil {
 			return 0, err
 		}
@@ -303,8 +314,8 @@ var errNoObjects = errors.New("no objects of this size were written (PUT phase f
 // random offset when length > 0; the body is read to the end and its
 // length checked.
 func getOp(r *row, size, length int64, key func(rng *mrand.Rand) string) opFunc {
-	core := minio.Core{Client: r.client}
-	return func(ctx context.Context, _ int64, rng *mrand.Rand) (int64, error) {
+	return func(ctx context.Context, i int64, rng *mrand.Rand) (int64, error) {
+		core := minio.Core{Client: r.pick(uint64(i))}
 		opts := minio.GetObjectOptions{ServerSideEncryption: r.getSSE}
 		want := size
 		if length > 0 {

@@ -48,12 +48,15 @@ type config struct {
 	ssegateBinary string
 	workDir       string
 	keep          bool
+
+	endpoints []string // -endpoints: drive running gateways instead
+	extModes  []string
 }
 
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var sizes, conc, ops, targets, fsModes, minioModes, rangeObj, rangeConc, memSize, memEach, memBackends string
+	var sizes, conc, ops, targets, fsModes, minioModes, rangeObj, rangeConc, memSize, memEach, memBackends, endpoints, extModes string
 	fs.BoolVar(&c.full, "full", false, "complete matrix: sizes 4KiB,1MiB,16MiB,256MiB; c=1,4,8; every mode on both gateways; 1 GiB range object; 5 s phases")
 	fs.StringVar(&sizes, "sizes", "", "object sizes (default quick 4KiB,1MiB,16MiB; full adds 256MiB)")
 	fs.StringVar(&conc, "c", "", "concurrencies, e.g. 1,4,8 (default quick: 8 for 4KiB, 4 otherwise; full 1,4,8)")
@@ -78,9 +81,12 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.ssegateBinary, "ssegate", "", "ssegate binary (default: go build ./cmd/ssegate)")
 	fs.StringVar(&c.workDir, "workdir", "", "directory for data (default: a new temporary directory)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory")
+	fs.StringVar(&endpoints, "endpoints", "", "comma-separated http://127.0.0.1:PORT of running gateways to drive instead of starting any (credentials from BENCH_ACCESS_KEY/BENCH_SECRET_KEY); operations alternate between them")
+	fs.StringVar(&extModes, "modes", "sse-s3,sse-kms", "SSE modes for -endpoints")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	c.endpoints, c.extModes = splitList(endpoints), splitList(extModes)
 	def := func(s *string, quick, full string) {
 		if *s == "" {
 			*s = quick
@@ -207,7 +213,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runBench(ctx, cfg); err != nil {
+	run := runBench
+	if len(cfg.endpoints) > 0 {
+		run = runExternal
+	}
+	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
