@@ -74,7 +74,10 @@ func (c *Core) effectivePolicy(rec keyRecord, stored string) string {
 
 // checkNewPolicy parses doc and, unless bypass, runs AWS's lockout safety
 // check: the new policy must still let the caller call PutKeyPolicy.
-func (c *Core) checkNewPolicy(ctx context.Context, rec keyRecord, doc string, bypass bool) (*policy.Policy, error) {
+//
+// st is the key's authorization state for the condition keys (tags,
+// aliases); nil means the cached one, if any.
+func (c *Core) checkNewPolicy(ctx context.Context, rec keyRecord, st *authzState, doc string, bypass bool) (*policy.Policy, error) {
 	p, err := parseKeyPolicy(doc)
 	if err != nil {
 		return nil, err
@@ -83,8 +86,8 @@ func (c *Core) checkNewPolicy(ctx context.Context, rec keyRecord, doc string, by
 	if bypass || caller.ARN == "" {
 		return p, nil
 	}
-	ck := &cachedKey{rec: rec}
-	if cur, ok := c.cache.get(rec.id); ok {
+	ck := &cachedKey{rec: rec, authz: st}
+	if cur, ok := c.cache.get(rec.id); ok && st == nil {
 		ck.authz = cur.authz
 	}
 	req := c.policyRequest(caller, ck, c.arn(rec.id), authzRequest{action: "kms:PutKeyPolicy"})
@@ -139,7 +142,7 @@ func (c *Core) PutKeyPolicy(ctx context.Context, keyRef, name, doc string, bypas
 	if err := notPendingDeletion(&rec); err != nil {
 		return err
 	}
-	if _, err := c.checkNewPolicy(ctx, rec, doc, bypassLockoutCheck); err != nil {
+	if _, err := c.checkNewPolicy(ctx, rec, nil, doc, bypassLockoutCheck); err != nil {
 		return err
 	}
 	return c.write(ctx, func(tx *sql.Tx) error {

@@ -37,7 +37,7 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 	}
 	o.key(rec.id, 1)
 	if in.Policy != "" {
-		if _, err := c.checkNewPolicy(ctx, rec, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+		if _, err := c.checkNewPolicy(ctx, rec, &authzState{tags: in.Tags}, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return md, err
 		}
 	}
