@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/ssegate/ssegate/gateway/sigv4"
 	"github.com/ssegate/ssegate/kms"
@@ -102,8 +103,20 @@ func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"__type":%q,"message":%q}`, typ, msg)
 		return
 	}
-	ctx := kms.WithCaller(r.Context(), kms.Caller{
-		AccessKey: ri.auth.AccessKey, ARN: ri.auth.ARN, RequestID: ri.id, SourceIP: sourceIP(r),
-	})
+	caller := kms.Caller{AccessKey: ri.auth.AccessKey, ARN: ri.auth.ARN, RequestID: ri.id, SourceIP: sourceIP(r)}
+	// Another ssegate using this KMS (--kms-endpoint) is S3 to it and says
+	// so. Only the account root may claim it: the root can read anything
+	// through S3 anyway, so the claim gives it nothing new, while a user
+	// claiming it could use alias/aws/s3 outside S3.
+	if via := r.Header.Get(kms.ViaServiceHeader); via != "" {
+		if !strings.HasSuffix(ri.auth.ARN, ":root") || via != "s3."+s.cfg.Region+".amazonaws.com" {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"__type":"AccessDeniedException","message":%q}`, "Only the account root may call the KMS via S3 ("+kms.ViaServiceHeader+").")
+			return
+		}
+		caller.ViaService = via
+	}
+	ctx := kms.WithCaller(r.Context(), caller)
 	s.deps.KMSAPI.ServeHTTP(w, r.WithContext(ctx))
 }

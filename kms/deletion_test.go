@@ -300,19 +300,21 @@ func TestUsageFlushesRaceWithTheDataPath(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
+			// Each worker records at least one use, however late the
+			// scheduler starts it, so the final check can't see none.
 			for i := 0; ; i++ {
-				select {
-				case <-done:
-					errs <- nil
-					return
-				default:
-				}
 				if i%50 == 0 {
 					tc.clock.Advance(time.Millisecond)
 				}
 				if err := encrypt(tc, id); err != nil {
 					errs <- err
 					return
+				}
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
 				}
 			}
 		}()

@@ -11,6 +11,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // RemoteConfig points a Remote at an AWS KMS compatible endpoint.
@@ -21,7 +22,17 @@ type RemoteConfig struct {
 	SecretKey string
 	// HTTPClient is optional (custom TLS, timeouts).
 	HTTPClient *http.Client
+	// ViaService, when set, is sent (signed) in every request as
+	// ViaServiceHeader: a gateway using another ssegate's KMS is S3 to it,
+	// and AWS-managed keys (alias/aws/s3) are usable only via S3. The
+	// receiving ssegate honours the claim from its account root only
+	// (docs/authorization.md, "Through S3"). AWS KMS ignores the header.
+	ViaService string
 }
+
+// ViaServiceHeader carries a remote gateway's kms:ViaService claim. It is
+// an x-amz- header so that SigV4 must sign it.
+const ViaServiceHeader = "X-Amz-Ssegate-Via-Service"
 
 // Remote is a kms.Service backed by an AWS KMS API (AWS itself, or
 // another ssegate) through aws-sdk-go-v2. AWS error types map back to the
@@ -46,6 +57,9 @@ func NewRemote(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 	}
 	if cfg.HTTPClient != nil {
 		opts.HTTPClient = cfg.HTTPClient
+	}
+	if cfg.ViaService != "" {
+		opts.APIOptions = append(opts.APIOptions, smithyhttp.AddHeaderValue(ViaServiceHeader, cfg.ViaService))
 	}
 	return &Remote{client: awskms.New(opts)}, nil
 }
