@@ -31,9 +31,13 @@ Usage:
   ssegate version              print version and build information
   ssegate help                 show this help
 
-Every serve flag has an environment equivalent: --data-dir is SSEGATE_DATA_DIR.
-Flags win over the environment. Credentials: SSEGATE_ACCESS_KEY/SSEGATE_SECRET_KEY,
-or generated on first start into <data-dir>/credentials.json.
+Every serve flag has an environment equivalent (--data-dir is SSEGATE_DATA_DIR)
+and a config-file line (data-dir = ...; --config FILE or SSEGATE_CONFIG). Flags win
+over the environment, which wins over the file; 'ssegate serve --print-config'
+shows the result. Credentials: SSEGATE_ACCESS_KEY/SSEGATE_SECRET_KEY, or generated
+on first start into <data-dir>/credentials.json.
+
+Exit status: 0 success, 1 failure, 2 usage or configuration error.
 `
 
 func main() {
