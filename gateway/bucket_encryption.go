@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -31,9 +30,6 @@ const (
 	// encCacheTTL bounds how long a change made through another gateway
 	// instance on the same backend can go unnoticed by this one.
 	encCacheTTL = 5 * time.Second
-	// encCacheMax bounds the cache; past it, the cache is dropped whole
-	// rather than grown (it only saves a small backend read per PUT).
-	encCacheMax = 10000
 	// maxKMSKeyIDLen: an alias ARN is at most 2048 characters in AWS.
 	maxKMSKeyIDLen = 2048
 )
@@ -276,53 +272,4 @@ func (s *Server) bucketEncryption(ctx context.Context, bucket string) (bucketSSE
 	v := c.effective()
 	s.encCache.put(bucket, v, now.Add(encCacheTTL), gen)
 	return v, nil
-}
-
-// bucketEncCache caches bucketEncryption results. Its zero value is ready
-// to use. The generation counter keeps a lookup that read the store before
-// an invalidation from caching the value it read.
-type bucketEncCache struct {
-	mu      sync.Mutex
-	gen     uint64
-	entries map[string]encCacheEntry
-}
-
-type encCacheEntry struct {
-	v   bucketSSE
-	exp time.Time
-}
-
-func (c *bucketEncCache) get(bucket string, now time.Time) (bucketSSE, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[bucket]
-	if !ok || !now.Before(e.exp) {
-		return bucketSSE{}, false
-	}
-	return e.v, true
-}
-
-func (c *bucketEncCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-func (c *bucketEncCache) put(bucket string, v bucketSSE, exp time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return // an invalidation happened while this value was read
-	}
-	if c.entries == nil || len(c.entries) >= encCacheMax {
-		c.entries = make(map[string]encCacheEntry)
-	}
-	c.entries[bucket] = encCacheEntry{v: v, exp: exp}
-}
-
-func (c *bucketEncCache) invalidate(bucket string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	delete(c.entries, bucket)
 }

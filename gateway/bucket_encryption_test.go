@@ -361,7 +361,7 @@ func TestAWSCLIBucketEncryption(t *testing.T) {
 }
 
 func TestEncCacheDropsValueReadBeforeInvalidation(t *testing.T) {
-	var c bucketEncCache
+	var c bucketCache[bucketSSE]
 	now := time.Now()
 	gen := c.generation() // a lookup starts reading the store...
 	c.invalidate("b")     // ...a PutBucketEncryption lands meanwhile...

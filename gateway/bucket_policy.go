@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ssegate/ssegate/kms/policy"
@@ -30,7 +29,6 @@ const (
 	// through another gateway instance on the same backend goes unnoticed
 	// here. Changes through this instance apply at once.
 	authzCacheTTL = 5 * time.Second
-	authzCacheMax = 10000
 )
 
 // bucketPolicyOptions are what a bucket policy may name.
@@ -300,53 +298,4 @@ func stringOrList(raw json.RawMessage) ([]string, error) {
 	var list []string
 	err := json.Unmarshal(raw, &list)
 	return list, err
-}
-
-// authzCache caches bucketAuthz results; its zero value is ready. The
-// generation counter keeps a lookup that read the store before an
-// invalidation from caching what it read.
-type authzCache struct {
-	mu      sync.Mutex
-	gen     uint64
-	entries map[string]authzCacheEntry
-}
-
-type authzCacheEntry struct {
-	v   bucketAuthzState
-	exp time.Time
-}
-
-func (c *authzCache) get(bucket string, now time.Time) (bucketAuthzState, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[bucket]
-	if !ok || !now.Before(e.exp) {
-		return bucketAuthzState{}, false
-	}
-	return e.v, true
-}
-
-func (c *authzCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-func (c *authzCache) put(bucket string, v bucketAuthzState, exp time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if c.entries == nil || len(c.entries) >= authzCacheMax {
-		c.entries = make(map[string]authzCacheEntry)
-	}
-	c.entries[bucket] = authzCacheEntry{v: v, exp: exp}
-}
-
-func (c *authzCache) invalidate(bucket string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	delete(c.entries, bucket)
 }

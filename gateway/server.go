@@ -26,9 +26,9 @@ type Server struct {
 	objects *objectLayer
 	now     func() time.Time
 	// encCache caches bucketEncryption per bucket; its zero value is ready.
-	encCache bucketEncCache
+	encCache bucketCache[bucketSSE]
 	// authzCache caches each bucket's owner and policy; zero value ready.
-	authzCache authzCache
+	authzCache bucketCache[bucketAuthzState]
 	metrics    *metrics
 }
 
