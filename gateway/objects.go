@@ -268,7 +268,13 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 	if err != nil {
 		return objectInfo{}, err
 	}
-	si, err := o.store.Put(ctx, bucket, key, ct, sse.EncryptedSize(body.size), md)
+	putCtx := ctx
+	if late {
+		// The metadata sent first describes a pending object: the store
+		// must not let it replace the previous one (store.Store.Put).
+		putCtx = store.WithLateMetadata(ctx)
+	}
+	si, err := o.store.Put(putCtx, bucket, key, ct, sse.EncryptedSize(body.size), md)
 	if err != nil {
 		return objectInfo{}, err
 	}
@@ -306,7 +312,8 @@ func (o *objectLayer) putCompressed(ctx context.Context, bucket, key string, bod
 		finishPut(em, body)
 		return addSSEMeta(md, em)
 	}}
-	si, err := o.store.Put(ctx, bucket, key, r, -1, md)
+	// Metadata completed at EOF: see the late path in put.
+	si, err := o.store.Put(store.WithLateMetadata(ctx), bucket, key, r, -1, md)
 	if errors.Is(err, sse.ErrTooLargeToCompress) {
 		return objectInfo{}, errEntityTooLarge
 	}

@@ -38,6 +38,15 @@ type Store interface {
 	// the entries as they were when Put was called, then, if they changed,
 	// replaces them with a metadata-only update that applies only if the
 	// object is still the one this Put wrote.
+	//
+	// A caller that completes meta at EOF marks ctx with WithLateMetadata.
+	// The entries as they were at the call then describe an unfinished
+	// object (the gateway hides it), so a backend that writes metadata in
+	// two steps must keep the previous object at key visible until the
+	// final metadata is in place: a failure or a crash in between leaves
+	// the previous object, never the unfinished one, in its place ("old or
+	// new, never lost"). A backend that commits atomically after EOF anyway
+	// (store/fs) may ignore the flag.
 	Put(ctx context.Context, bucket, key string, r io.Reader, size int64, meta Metadata) (ObjectInfo, error)
 	// Get returns length bytes from offset (length -1: to the end). The
 	// returned info describes the whole stored object. Reading past the end
@@ -70,6 +79,20 @@ type Store interface {
 	// GetUpload returns the metadata given at CreateMultipart;
 	// ErrNoSuchUpload if the upload is unknown or belongs to another key.
 	GetUpload(ctx context.Context, bucket, key, uploadID string) (UploadInfo, error)
+}
+
+type lateMetadataKey struct{}
+
+// WithLateMetadata returns ctx marked to tell Put that the caller will
+// complete its metadata when the body reaches EOF (see Store.Put).
+func WithLateMetadata(ctx context.Context) context.Context {
+	return context.WithValue(ctx, lateMetadataKey{}, true)
+}
+
+// LateMetadata reports whether ctx was marked by WithLateMetadata.
+func LateMetadata(ctx context.Context) bool {
+	v, _ := ctx.Value(lateMetadataKey{}).(bool)
+	return v
 }
 
 // Metadata is the flat metadata of an object or part. Keys are lower-case

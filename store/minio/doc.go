@@ -12,6 +12,14 @@
 //	.ssegate.sys/mpu/<id>/part-NNNNN   a part's metadata and backend ETag
 //	.ssegate.sys/mpu/<id>/<hex>        a record's spilled fields
 //	.ssegate.sys/meta/<hex>            an object's spilled metadata
+//	.ssegate.sys/tmp/<hex>             body of a late-metadata overwrite
+//
+// Late-metadata overwrites (tmp.go): a Put marked store.WithLateMetadata
+// onto an existing key uploads the body to a temporary object and then
+// server-side copies it onto key with the final metadata, so a failure or
+// a crash never leaves the unfinished object in the previous one's place.
+// A crash can leave the temporary object behind; the first such Put in a
+// bucket after start deletes temporary objects older than 24 hours.
 //
 // Metadata overflow (spill.go): MinIO refuses more than 2048 bytes of user
 // metadata. Metadata that would not fit is written as JSON to a new hidden

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
@@ -41,6 +42,9 @@ type Store struct {
 	http     *http.Client
 	endpoint *url.URL
 	cfg      Config
+	// swept holds the buckets whose old temporary objects this Store has
+	// removed (tmp.go).
+	swept sync.Map
 }
 
 var _ store.Store = (*Store)(nil)

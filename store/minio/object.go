@@ -60,28 +60,20 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 		return store.ObjectInfo{}, err
 	}
 	// The previous version's overflow object, to remove once replaced.
-	prev := s.currentSpill(ctx, bucket, key)
+	prev, exists := s.current(ctx, bucket, key)
+	if exists && store.LateMetadata(ctx) {
+		return s.putViaTemp(ctx, bucket, key, r, size, meta, prev)
+	}
+	// Written in place. With late metadata this means nothing was at key:
+	// a failure before the final metadata then leaves a pending object
+	// the gateway hides, which loses nothing.
 	first := meta.Clone()
 	sent, spill, err := s.encodeMeta(ctx, bucket, spillDir, first)
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("minio: put %s/%s: %w", bucket, key, err)
 	}
 	tr := &trackingReader{r: r}
-	opts := minio.PutObjectOptions{
-		UserMetadata: sent,
-		// Stream the body: no SHA-256 pass over it before sending, no MD5.
-		DisableContentSha256: true,
-		SendContentMd5:       false,
-		PartSize:             putPartSize,
-		NumThreads:           1,
-	}
-	var ui minio.UploadInfo
-	if size >= 0 && size <= maxSinglePut {
-		// Core.PutObject is one PUT that streams r as is.
-		ui, err = s.core.PutObject(ctx, bucket, key, tr, size, "", "", opts)
-	} else {
-		ui, err = s.client.PutObject(ctx, bucket, key, tr, size, opts)
-	}
+	ui, err := s.upload(ctx, bucket, key, tr, size, sent)
 	if err != nil {
 		s.dropSpill(ctx, bucket, spillDir, spill)
 		return store.ObjectInfo{}, tr.failure(err, size, "minio: put %s/%s", bucket, key)
@@ -107,11 +99,30 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 	m := meta.Clone()
 	if !maps.Equal(m, first) {
 		// The caller completed meta while the body streamed (store.Store.Put).
-		if err := s.updateMeta(ctx, bucket, key, ui.ETag, spill, m); err != nil {
+		etag, err := s.updateMeta(ctx, bucket, key, ui.ETag, spill, m)
+		if err != nil {
 			return store.ObjectInfo{}, err
 		}
+		ui.ETag = etag
 	}
 	return store.ObjectInfo{Key: key, Size: ui.Size, ETag: ui.ETag, LastModified: mtime, Meta: m}, nil
+}
+
+// upload streams r to object with user metadata um.
+func (s *Store) upload(ctx context.Context, bucket, object string, r io.Reader, size int64, um map[string]string) (minio.UploadInfo, error) {
+	opts := minio.PutObjectOptions{
+		UserMetadata: um,
+		// Stream the body: no SHA-256 pass over it before sending, no MD5.
+		DisableContentSha256: true,
+		SendContentMd5:       false,
+		PartSize:             putPartSize,
+		NumThreads:           1,
+	}
+	if size >= 0 && size <= maxSinglePut {
+		// Core.PutObject is one PUT that streams r as is.
+		return s.core.PutObject(ctx, bucket, object, r, size, "", "", opts)
+	}
+	return s.client.PutObject(ctx, bucket, object, r, size, opts)
 }
 
 // updateMeta replaces the metadata of the object just written (whose
@@ -119,25 +130,29 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 // self-copy that applies only while the object still has etag: if another
 // writer replaced it meanwhile, that write is the newer one and ours is
 // simply superseded, so that is not an error. MinIO keeps the object's
-// ETag on a metadata-only copy.
-func (s *Store) updateMeta(ctx context.Context, bucket, key, etag, oldSpill string, m store.Metadata) error {
+// ETag on a metadata-only copy of a single-part object, but gives one
+// uploaded in parts its MD5 ETag; updateMeta returns the object's ETag.
+func (s *Store) updateMeta(ctx context.Context, bucket, key, etag, oldSpill string, m store.Metadata) (string, error) {
 	um, spill, err := s.encodeMeta(ctx, bucket, spillDir, m)
 	if err != nil {
-		return fmt.Errorf("minio: put %s/%s: set final metadata: %w", bucket, key, err)
+		return "", fmt.Errorf("minio: put %s/%s: set final metadata: %w", bucket, key, err)
 	}
 	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, UserMetadata: um, ReplaceMetadata: true}
 	src := minio.CopySrcOptions{Bucket: bucket, Object: key, MatchETag: etag}
-	_, err = s.client.CopyObject(ctx, dst, src)
+	ci, err := s.client.CopyObject(ctx, dst, src)
 	if err != nil {
 		// Our new overflow object is referenced by nothing.
 		s.dropSpill(ctx, bucket, spillDir, spill)
 		if minio.ToErrorResponse(err).Code == "PreconditionFailed" {
-			return nil
+			return etag, nil
 		}
-		return mapErr(err, "minio: put %s/%s: set final metadata", bucket, key)
+		return "", mapErr(err, "minio: put %s/%s: set final metadata", bucket, key)
 	}
 	s.dropSpill(ctx, bucket, spillDir, oldSpill)
-	return nil
+	if ci.ETag != "" {
+		etag = ci.ETag
+	}
+	return etag, nil
 }
 
 func (s *Store) toInfo(ctx context.Context, bucket string, oi minio.ObjectInfo) (store.ObjectInfo, error) {

@@ -145,11 +145,19 @@ func (s *Store) dropSpill(ctx context.Context, bucket, dir, id string) {
 // or "" if there is none (or it cannot be read: the overflow is then
 // orphaned, which costs only space).
 func (s *Store) currentSpill(ctx context.Context, bucket, key string) string {
+	id, _ := s.current(ctx, bucket, key)
+	return id
+}
+
+// current is currentSpill that also says whether an object may be stored
+// at key: only a definite "not found" says there is none, so that a HEAD
+// that failed otherwise never makes a caller treat the key as empty.
+func (s *Store) current(ctx context.Context, bucket, key string) (spill string, exists bool) {
 	oi, err := s.client.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
 	if err != nil {
-		return ""
+		return "", !errors.Is(mapErr(err, ""), store.ErrNotFound)
 	}
-	return pointerOf(oi.UserMetadata)
+	return pointerOf(oi.UserMetadata), true
 }
 
 // retrySpill runs op again when it failed because the object was replaced

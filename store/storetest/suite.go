@@ -54,6 +54,7 @@ func RunWith(t *testing.T, newStore func(t *testing.T) store.Store, limits Limit
 		{"Copy", testCopy},
 		{"Multipart", testMultipart},
 		{"InterruptedPut", testInterruptedPut},
+		{"LateOverwrite", testLateOverwrite},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"SelfCopyDuringOverwrites", testSelfCopyDuringOverwrites},
 	}
