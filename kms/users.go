@@ -127,6 +127,13 @@ func randomString(n int, alphabet string) string {
 	return string(out)
 }
 
+// NewCredentials draws a fresh access key id ("AKIA" and 16 upper-case
+// alphanumerics) and a 40-character secret, the shape AWS clients expect;
+// the root credentials use it too.
+func NewCredentials() (accessKeyID, secret string) {
+	return "AKIA" + randomString(accessKeyIDLen-4, idAlphabet), randomString(accessSecretLen, secretAlphabet)
+}
+
 // CreateUser creates a user (IAM CreateUser). Names are unique ignoring
 // case: "Alice" after "alice" is ErrAlreadyExists.
 func (c *Core) CreateUser(ctx context.Context, name string) (User, error) {
@@ -255,9 +262,10 @@ func (c *Core) CreateAccessKey(ctx context.Context, user string) (AccessKey, err
 	if err != nil {
 		return AccessKey{}, err
 	}
+	id, secret := NewCredentials()
 	k := AccessKey{
-		AccessKeyID: "AKIA" + randomString(accessKeyIDLen-4, idAlphabet),
-		Secret:      randomString(accessSecretLen, secretAlphabet),
+		AccessKeyID: id,
+		Secret:      secret,
 		Status:      AccessKeyActive,
 		Created:     c.now().UTC(),
 	}

@@ -179,7 +179,8 @@ func TestCredentialsAreGeneratedOnceAndReused(t *testing.T) {
 	if len(c1.AccessKey) != 20 || len(c1.SecretKey) != 40 {
 		t.Errorf("lengths = %d, %d; want 20, 40", len(c1.AccessKey), len(c1.SecretKey))
 	}
-	if strings.Trim(c1.AccessKey, accessKeyAlphabet) != "" || strings.Trim(c1.SecretKey, secretKeyAlphabet) != "" {
+	const upperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	if strings.Trim(c1.AccessKey, upperAlnum) != "" || strings.Trim(c1.SecretKey, upperAlnum+"abcdefghijklmnopqrstuvwxyz+/") != "" {
 		t.Errorf("characters outside the alphabets: %q", c1.AccessKey)
 	}
 	fi, err := os.Stat(filepath.Join(dir, credentialsFile))

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ssegate/ssegate/kms"
 )
 
 // rootCredentials are the S3 (and KMS API) credentials of the one root user.
@@ -42,9 +43,10 @@ func loadOrCreateCredentials(dir string) (creds rootCredentials, created bool, e
 		return rootCredentials{}, false, fmt.Errorf("read credentials: %w", err)
 	}
 
+	ak, sk := kms.NewCredentials()
 	creds = rootCredentials{
-		AccessKey: randomString(20, accessKeyAlphabet),
-		SecretKey: randomString(40, secretKeyAlphabet),
+		AccessKey: ak,
+		SecretKey: sk,
 	}
 	data, err = json.MarshalIndent(creds, "", "  ")
 	if err != nil {
@@ -70,29 +72,6 @@ func loadOrCreateCredentials(dir string) (creds rootCredentials, created bool, e
 		return rootCredentials{}, false, fmt.Errorf("write credentials: %w", err)
 	}
 	return creds, true, nil
-}
-
-const (
-	// AWS access keys are upper-case alphanumerics; secrets base64-like.
-	accessKeyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	secretKeyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-)
-
-// randomString draws n characters uniformly from alphabet with crypto/rand,
-// rejecting bytes that would bias the choice.
-func randomString(n int, alphabet string) string {
-	limit := 256 - 256%len(alphabet)
-	out := make([]byte, 0, n)
-	buf := make([]byte, 2*n)
-	for len(out) < n {
-		rand.Read(buf) // never fails (Go ≥ 1.24 crashes instead)
-		for _, b := range buf {
-			if int(b) < limit && len(out) < n {
-				out = append(out, alphabet[int(b)%len(alphabet)])
-			}
-		}
-	}
-	return string(out)
 }
 
 // credentialsBanner is shown on stderr when credentials were just created,
