@@ -204,13 +204,15 @@ func (r *crashRun) verify(c crashClients) {
 			t.Errorf("GET %s (%v) after restart: %v", k.name, k.mode, err)
 			continue
 		}
-		if got == nil && k.current != nil && r.pendingOnBackend(ctx, k.name) {
-			// Known bug (see TestFailedLateMetadataPutLosesPreviousObjectOnMinIO):
-			// on MinIO a large SSE-S3 PUT stores the object "pending" (no
-			// ETag) and sets its final metadata with a second request; a
-			// crash in between leaves an object the gateway hides, so the
-			// previous acknowledged version is gone. Counted, not failed.
-			t.Logf("known bug: %s (%v): acknowledged %v replaced by a pending object after the crash", k.name, k.mode, *k.current)
+		if got == nil && k.current != nil && r.pendingMultipartOnBackend(ctx, k.name) {
+			// Known limit (docs/architecture.md, "Known limits"): on MinIO
+			// CompleteMultipartUpload sets the final metadata with a second
+			// request after the backend's Complete; a crash in between
+			// leaves a pending object the gateway hides, so the previous
+			// acknowledged version is gone. Counted, not failed. Single-part
+			// overwrites no longer have this window (issue 9): a loss there
+			// fails below like any other.
+			t.Logf("known limit: %s (%v): acknowledged %v replaced by a pending multipart object after the crash", k.name, k.mode, *k.current)
 			r.fig.pendingLost.Add(1)
 			k.current, k.pending = nil, nil
 		} else if err := k.check(got); err != nil {
@@ -242,14 +244,15 @@ func (r *crashRun) verify(c crashClients) {
 	r.checkKMSKeys(ctx, c)
 }
 
-// pendingOnBackend reports whether MinIO itself holds key although the
-// gateway says it is absent: the object of an unfinished two-step write.
-func (r *crashRun) pendingOnBackend(ctx context.Context, key string) bool {
+// pendingMultipartOnBackend reports whether MinIO itself holds key,
+// assembled from parts (a multipart ETag "<hex>-<n>"), although the gateway
+// says it is absent: the object of an unfinished CompleteMultipartUpload.
+func (r *crashRun) pendingMultipartOnBackend(ctx context.Context, key string) bool {
 	if r.backend == nil {
 		return false
 	}
-	_, err := r.backend.StatObject(ctx, r.bucket, key, minio.StatObjectOptions{})
-	return err == nil
+	oi, err := r.backend.StatObject(ctx, r.bucket, key, minio.StatObjectOptions{})
+	return err == nil && strings.Contains(oi.ETag, "-")
 }
 
 // read returns the version stored under key, nil when it is absent.
