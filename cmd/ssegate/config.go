@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ssegate/ssegate/sse"
 )
@@ -55,6 +56,11 @@ type Config struct {
 	MasterKey     []byte
 
 	AllowInsecureSSEC bool
+	// ReadHeaderTimeout bounds reading a request's headers (slowloris);
+	// BodyReadTimeout bounds each wait for more request body bytes, so a
+	// client that stalls mid-upload is cut off and nothing is stored.
+	ReadHeaderTimeout time.Duration
+	BodyReadTimeout   time.Duration
 	DefaultSSE        string
 	DefaultKMSKeyID   string
 	Domains           []string
@@ -183,6 +189,10 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 	str(&c.Compress, "compress", "", "compress single-part objects of these content types before encryption: \"default\" (text, JSON, XML, ...) or a comma-separated list (\"text/*,application/json\"); off by default because stored sizes then leak information (docs/format.md)")
 	fs.BoolVar(&c.AllowInsecureSSEC, "allow-insecure-ssec", false,
 		"accept SSE-C over plain HTTP (only behind a TLS-terminating proxy) (env "+envName("allow-insecure-ssec")+")")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 30*time.Second,
+		"longest time a client may take to send a request's headers (env "+envName("read-header-timeout")+")")
+	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", time.Minute,
+		"longest wait for more bytes of a request body; a stalled upload is then aborted and nothing is stored (env "+envName("body-read-timeout")+")")
 	if name == "serve" {
 		fs.BoolVar(&c.PrintConfig, "print-config", false,
 			"print the effective configuration (each setting, value and source; secrets masked) and exit 0 without serving")
@@ -427,6 +437,10 @@ func (c Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return bad("--data-dir must not be empty")
+	}
+	// Zero would mean "no limit" to net/http: the very hole these close.
+	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 {
+		return bad("--read-header-timeout and --body-read-timeout must be positive")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return bad("--tls-cert and --tls-key go together")

@@ -86,12 +86,17 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           bodyReadDeadline(a.handler, cfg.BodyReadTimeout),
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		// No ReadTimeout or WriteTimeout: uploads and downloads of any
+		// size must be able to take hours. A stalled body is cut off by
+		// bodyReadDeadline instead; headers are bounded by
+		// MaxHeaderBytes (net/http answers 431 above it).
+		MaxHeaderBytes: maxHeaderBytes,
+		IdleTimeout:    2 * time.Minute,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -159,6 +164,51 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// maxHeaderBytes bounds a request's header block. S3 allows 8 KiB of user
+// metadata and a presigned URL or SigV4 header is a few KiB; 1 MiB leaves
+// room for every client while capping what a hostile one can make us hold.
+const maxHeaderBytes = 1 << 20
+
+// bodyReadDeadline gives every read of a request body a fresh read
+// deadline of idle, so a client that stops sending mid-body is cut off
+// (its upload fails and nothing is stored) instead of holding a goroutine,
+// a connection and a backend upload forever. Unlike http.Server's
+// ReadTimeout it does not bound the whole transfer, only each wait.
+func bodyReadDeadline(h http.Handler, idle time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: idle}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	idle  time.Duration
+	ended bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if b.ended {
+		return b.ReadCloser.Read(p)
+	}
+	// Errors (a connection type without deadlines) leave the body
+	// without one, as before.
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		// Clear the deadline once the body is done: net/http's background
+		// read (which watches for the client going away while the handler
+		// still works, e.g. completing a multipart upload) would otherwise
+		// time out and cancel the request's context.
+		b.ended = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func endpointURL(addr net.Addr, useTLS bool) string {
