@@ -92,6 +92,42 @@ var migrations = []string{
 	 CREATE INDEX grants_key ON grants(key_id);
 	 CREATE INDEX grants_retiring ON grants(retiring);
 	 CREATE UNIQUE INDEX grants_token ON grants(token);`,
+	// 4: key specs and usages, imported material, multi-Region keys and
+	// custom key stores (docs/kms.md, "Schema version 4"). Existing keys
+	// are what they always were: symmetric, KMS-generated, single-Region.
+	`ALTER TABLE keys ADD COLUMN key_spec TEXT NOT NULL DEFAULT 'SYMMETRIC_DEFAULT';
+	 ALTER TABLE keys ADD COLUMN key_usage TEXT NOT NULL DEFAULT 'ENCRYPT_DECRYPT';
+	 ALTER TABLE keys ADD COLUMN origin TEXT NOT NULL DEFAULT 'AWS_KMS';
+	 ALTER TABLE keys ADD COLUMN multi_region TEXT NOT NULL DEFAULT '';
+	 ALTER TABLE keys ADD COLUMN primary_region TEXT NOT NULL DEFAULT '';
+	 ALTER TABLE keys ADD COLUMN custom_key_store_id TEXT NOT NULL DEFAULT '';
+	 ALTER TABLE keys ADD COLUMN xks_key_id TEXT NOT NULL DEFAULT '';
+	 ALTER TABLE keys ADD COLUMN material_expires INTEGER NOT NULL DEFAULT 0;
+	 CREATE TABLE import_tokens (
+		token TEXT PRIMARY KEY,
+		key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+		wrapping_algorithm TEXT NOT NULL,
+		wrapping_key_spec TEXT NOT NULL,
+		sealed_private BLOB NOT NULL,
+		expires INTEGER NOT NULL
+	 );
+	 CREATE INDEX import_tokens_key ON import_tokens(key_id);
+	 CREATE TABLE replicas (
+		key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+		region TEXT NOT NULL,
+		PRIMARY KEY (key_id, region)
+	 );
+	 CREATE TABLE custom_key_stores (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE,
+		type TEXT NOT NULL,
+		endpoint TEXT NOT NULL,
+		path TEXT NOT NULL DEFAULT '',
+		connectivity TEXT NOT NULL DEFAULT '',
+		sealed_credential BLOB,
+		state TEXT NOT NULL,
+		created INTEGER NOT NULL
+	 );`,
 }
 
 // schemaVersion is the version this binary writes.

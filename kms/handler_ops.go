@@ -65,9 +65,10 @@ func (c *Core) metadataJSON(m KeyMetadata) keyMetadataJSON {
 		CreationDate: ts(m.CreationDate), Enabled: m.Enabled, Description: m.Description,
 		KeyUsage: m.KeyUsage, KeyState: string(m.KeyState), DeletionDate: ts(m.DeletionDate),
 		PendingDeletionWindowInDays: m.PendingDeletionWindowInDays,
-		Origin:                      "AWS_KMS", KeyManager: string(m.KeyManager),
+		Origin:                      m.Origin, KeyManager: string(m.KeyManager),
 		CustomerMasterKeySpec: m.KeySpec, KeySpec: m.KeySpec,
 		EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"},
+		MultiRegion:          m.MultiRegion != "",
 	}
 }
 
@@ -83,6 +84,8 @@ func opCreateKey(ctx context.Context, c *Core, body []byte) (any, error) {
 		CustomerMasterKeySpec          string
 		Origin                         string
 		MultiRegion                    bool
+		CustomKeyStoreId               string
+		XksKeyId                       string
 		Tags                           []tagJSON
 		Policy                         string
 		BypassPolicyLockoutSafetyCheck bool
@@ -90,19 +93,20 @@ func opCreateKey(ctx context.Context, c *Core, body []byte) (any, error) {
 	if err := decodeRequest(body, &in); err != nil {
 		return nil, err
 	}
-	// Only symmetric encryption keys with KMS-generated material exist here.
-	if in.KeyUsage != "" && in.KeyUsage != "ENCRYPT_DECRYPT" ||
-		in.KeySpec != "" && in.KeySpec != "SYMMETRIC_DEFAULT" ||
-		in.CustomerMasterKeySpec != "" && in.CustomerMasterKeySpec != "SYMMETRIC_DEFAULT" ||
-		in.Origin != "" && in.Origin != "AWS_KMS" || in.MultiRegion {
-		return nil, fmt.Errorf("%w: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys with origin AWS_KMS are supported", ErrUnsupported)
+	if in.KeySpec != "" && in.CustomerMasterKeySpec != "" {
+		return nil, fmt.Errorf("%w: KeySpec and CustomerMasterKeySpec are exclusive", ErrValidation)
+	}
+	if in.KeySpec == "" {
+		in.KeySpec = in.CustomerMasterKeySpec // the deprecated name
 	}
 	tags, err := tagMap(in.Tags)
 	if err != nil {
 		return nil, err
 	}
 	m, err := c.CreateKey(ctx, CreateKeyInput{Description: in.Description, Tags: tags,
-		Policy: in.Policy, BypassPolicyLockoutSafetyCheck: in.BypassPolicyLockoutSafetyCheck})
+		Policy: in.Policy, BypassPolicyLockoutSafetyCheck: in.BypassPolicyLockoutSafetyCheck,
+		KeySpec: in.KeySpec, KeyUsage: in.KeyUsage, Origin: in.Origin, MultiRegion: in.MultiRegion,
+		CustomKeyStoreID: in.CustomKeyStoreId, XksKeyID: in.XksKeyId})
 	if err != nil {
 		return nil, err
 	}

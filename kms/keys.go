@@ -32,18 +32,51 @@ type keyRecord struct {
 	// lastUsed is the last flushed cryptographic use (usage.go); the
 	// unflushed one lives in Core.usage. mutateKey never writes it.
 	lastUsed time.Time
+
+	// Schema v4 (docs/kms.md). keySpec is SYMMETRIC_DEFAULT, RSA_*,
+	// ECC_NIST_*, HMAC_*; keyUsage ENCRYPT_DECRYPT, SIGN_VERIFY or
+	// GENERATE_VERIFY_MAC; origin AWS_KMS, EXTERNAL (imported material) or
+	// EXTERNAL_KEY_STORE.
+	keySpec  string
+	keyUsage string
+	origin   string
+	// multiRegion is "" (single-Region), "PRIMARY" or "REPLICA";
+	// primaryRegion names the primary's region for both.
+	multiRegion      string
+	primaryRegion    string
+	customKeyStoreID string
+	xksKeyID         string
+	// materialExpires is the ValidTo of imported material; zero = never.
+	materialExpires time.Time
 }
 
-const keyColumns = `id, description, created, state, manager, hidden, deletion_date, pending_days, rotation_enabled, rotation_period_days, next_rotation, deletion_scheduled, deletion_forced, last_used`
+// withDefaults fills the v4 fields of a record made by code that predates
+// them: a symmetric, KMS-generated, single-Region key.
+func (k keyRecord) withDefaults() keyRecord {
+	if k.keySpec == "" {
+		k.keySpec = "SYMMETRIC_DEFAULT"
+	}
+	if k.keyUsage == "" {
+		k.keyUsage = "ENCRYPT_DECRYPT"
+	}
+	if k.origin == "" {
+		k.origin = "AWS_KMS"
+	}
+	return k
+}
+
+const keyColumns = `id, description, created, state, manager, hidden, deletion_date, pending_days, rotation_enabled, rotation_period_days, next_rotation, deletion_scheduled, deletion_forced, last_used, ` +
+	`key_spec, key_usage, origin, multi_region, primary_region, custom_key_store_id, xks_key_id, material_expires`
 
 type rowScanner interface{ Scan(...any) error }
 
 func scanKey(r rowScanner) (keyRecord, error) {
 	var k keyRecord
-	var created, del, next, scheduled, used int64
+	var created, del, next, scheduled, used, expires int64
 	var state, manager string
 	err := r.Scan(&k.id, &k.description, &created, &state, &manager, &k.hidden, &del, &k.pendingDays, &k.rotationEnabled, &k.rotationPeriod, &next,
-		&scheduled, &k.deletionForced, &used)
+		&scheduled, &k.deletionForced, &used,
+		&k.keySpec, &k.keyUsage, &k.origin, &k.multiRegion, &k.primaryRegion, &k.customKeyStoreID, &k.xksKeyID, &expires)
 	if err != nil {
 		return k, err
 	}
@@ -53,6 +86,7 @@ func scanKey(r rowScanner) (keyRecord, error) {
 	k.nextRotation = fromUnixNano(next)
 	k.deletionScheduled = fromUnixNano(scheduled)
 	k.lastUsed = fromUnixNano(used)
+	k.materialExpires = fromUnixNano(expires)
 	return k, nil
 }
 
@@ -84,7 +118,13 @@ func (c *Core) metadata(k keyRecord) KeyMetadata {
 		KeyID: k.id, ARN: c.arn(k.id), Description: k.description,
 		CreationDate: k.created, Enabled: k.state == KeyStateEnabled,
 		KeyState: k.state, KeyManager: k.manager,
-		KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT",
+		KeySpec: k.keySpec, KeyUsage: k.keyUsage, Origin: k.origin,
+		MultiRegion: k.multiRegion, PrimaryRegion: k.primaryRegion,
+		CustomKeyStoreID: k.customKeyStoreID, XksKeyID: k.xksKeyID, ValidTo: k.materialExpires,
+	}
+	if m.KeySpec == "" { // a record built in memory before the v4 fields
+		d := k.withDefaults()
+		m.KeySpec, m.KeyUsage, m.Origin = d.keySpec, d.keyUsage, d.origin
 	}
 	if k.state == KeyStatePendingDeletion {
 		m.DeletionDate = k.deletionDate
@@ -209,10 +249,12 @@ func (c *Core) createManagedKey(ctx context.Context, alias string, manager KeyMa
 
 // insertKey inserts a key row and its first version.
 func (c *Core) insertKey(ctx context.Context, tx *sql.Tx, k keyRecord) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	k = k.withDefaults()
+	_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		k.id, k.description, k.created.UnixNano(), string(k.state), string(k.manager), k.hidden,
 		unixNano(k.deletionDate), k.pendingDays, k.rotationEnabled, k.rotationPeriod, unixNano(k.nextRotation),
-		unixNano(k.deletionScheduled), k.deletionForced, unixNano(k.lastUsed))
+		unixNano(k.deletionScheduled), k.deletionForced, unixNano(k.lastUsed),
+		k.keySpec, k.keyUsage, k.origin, k.multiRegion, k.primaryRegion, k.customKeyStoreID, k.xksKeyID, unixNano(k.materialExpires))
 	if err != nil {
 		return fmt.Errorf("%w: insert key: %v", ErrInternal, err)
 	}

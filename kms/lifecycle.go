@@ -28,6 +28,14 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 	if err := validateTags(in.Tags); err != nil {
 		return md, err
 	}
+	// Only symmetric encryption keys with KMS-generated material exist so
+	// far; issue 11 adds the other specs, origins and multi-Region keys.
+	if in.KeyUsage != "" && in.KeyUsage != "ENCRYPT_DECRYPT" ||
+		in.KeySpec != "" && in.KeySpec != "SYMMETRIC_DEFAULT" ||
+		in.Origin != "" && in.Origin != "AWS_KMS" || in.MultiRegion ||
+		in.CustomKeyStoreID != "" || in.XksKeyID != "" {
+		return md, fmt.Errorf("%w: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys with origin AWS_KMS are supported", ErrUnsupported)
+	}
 	if len(in.Tags) > maxTags {
 		return md, fmt.Errorf("%w: at most %d tags", ErrTagException, maxTags)
 	}

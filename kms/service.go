@@ -56,8 +56,17 @@ type KeyMetadata struct {
 	Enabled      bool
 	KeyState     KeyState
 	KeyManager   KeyManager
-	KeySpec      string // "SYMMETRIC_DEFAULT"
-	KeyUsage     string // "ENCRYPT_DECRYPT"
+	KeySpec      string // "SYMMETRIC_DEFAULT", "RSA_2048", "ECC_NIST_P256", "HMAC_256", ...
+	KeyUsage     string // "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC"
+	Origin       string // "AWS_KMS", "EXTERNAL", "EXTERNAL_KEY_STORE"
+	// MultiRegion is "" for a single-Region key, else "PRIMARY" or
+	// "REPLICA"; PrimaryRegion is the primary key's region.
+	MultiRegion      string
+	PrimaryRegion    string
+	CustomKeyStoreID string
+	XksKeyID         string
+	// ValidTo is when imported key material expires; zero = never.
+	ValidTo      time.Time
 	DeletionDate time.Time
 	// PendingDeletionWindowInDays is set while KeyState is PendingDeletion.
 	PendingDeletionWindowInDays int
@@ -72,6 +81,14 @@ type CreateKeyInput struct {
 	// BypassPolicyLockoutSafetyCheck skips the check that Policy still
 	// lets the caller call PutKeyPolicy.
 	BypassPolicyLockoutSafetyCheck bool
+	// KeySpec and KeyUsage: "" means SYMMETRIC_DEFAULT / the spec's
+	// default usage. Origin: "" means AWS_KMS.
+	KeySpec          string
+	KeyUsage         string
+	Origin           string
+	MultiRegion      bool
+	CustomKeyStoreID string
+	XksKeyID         string
 }
 
 // AuthorizeInput is one key authorization question the gateway asks for
