@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -56,10 +57,43 @@ func readXML(r *http.Request, v any) error {
 		}
 		return errIncompleteBody
 	}
+	if err := checkXMLDepth(body); err != nil {
+		return err
+	}
 	if err := xml.Unmarshal(body, v); err != nil {
 		return errMalformedXML
 	}
 	return nil
+}
+
+// maxXMLDepth is far deeper than any S3 request schema (the deepest we
+// parse, ServerSideEncryptionConfiguration, has four levels).
+const maxXMLDepth = 32
+
+// checkXMLDepth refuses documents nested deeper than maxXMLDepth.
+// encoding/xml skips unknown elements, so without this a body of 10^5
+// nested <Part> elements decodes "successfully" into one empty part and
+// is answered as if it were a schema-valid request.
+func checkXMLDepth(body []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	depth := 0
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errMalformedXML
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			if depth++; depth > maxXMLDepth {
+				return errMalformedXML
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
 }
 
 // readDigestedXML reads the XML body of an operation for which AWS requires
