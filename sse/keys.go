@@ -3,6 +3,7 @@ package sse
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/fips140"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -56,9 +57,19 @@ const (
 // DefaultSuite is AES-256-GCM when the CPU accelerates it, else
 // ChaCha20-Poly1305 (constant time and fast in software). The suite is
 // recorded per object, so either decrypts everywhere.
+//
+// In FIPS 140-3 mode (GODEBUG=fips140=on or only) it is always
+// AES-256-GCM: ChaCha20-Poly1305 is not an approved algorithm, so no new
+// object may use it. Objects written with it before still decrypt
+// (docs/security.md, "FIPS mode").
 func DefaultSuite() Suite {
+	return defaultSuite(fips140.Enabled())
+}
+
+func defaultSuite(fips bool) Suite {
 	switch {
-	case cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ,
+	case fips,
+		cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ,
 		cpu.ARM64.HasAES && cpu.ARM64.HasPMULL,
 		runtime.GOARCH == "s390x":
 		return SuiteAES256GCM
