@@ -205,14 +205,11 @@ func (r *crashRun) verify(c crashClients) {
 			continue
 		}
 		if got == nil && k.current != nil && r.pendingMultipartOnBackend(ctx, k.name) {
-			// Known limit (docs/architecture.md, "Known limits"): on MinIO
-			// CompleteMultipartUpload sets the final metadata with a second
-			// request after the backend's Complete; a crash in between
-			// leaves a pending object the gateway hides, so the previous
-			// acknowledged version is gone. Counted, not failed. Single-part
-			// overwrites no longer have this window (issue 9): a loss there
-			// fails below like any other.
-			t.Logf("known limit: %s (%v): acknowledged %v replaced by a pending multipart object after the crash", k.name, k.mode, *k.current)
+			// A pending object replaced an acknowledged one. Neither
+			// single-part overwrites (temporary object, issue 9) nor
+			// multipart Completes (the object points at its final
+			// metadata from the start) may leave one behind any more.
+			t.Errorf("%s (%v): acknowledged %v replaced by a pending object after the crash", k.name, k.mode, *k.current)
 			r.fig.pendingLost.Add(1)
 			k.current, k.pending = nil, nil
 		} else if err := k.check(got); err != nil {

@@ -37,7 +37,7 @@ type crashFigures struct {
 }
 
 func (f *crashFigures) String() string {
-	return fmt.Sprintf("kills=%d writes attempted=%d acknowledged=%d (large=%d multipart=%d copies=%d) reads verified=%d (absent=%d) acknowledged lost to a pending overwrite (known bug)=%d kms keys created=%d rotations=%d ListKeys transport errors=%d",
+	return fmt.Sprintf("kills=%d writes attempted=%d acknowledged=%d (large=%d multipart=%d copies=%d) reads verified=%d (absent=%d) acknowledged lost to a pending overwrite=%d kms keys created=%d rotations=%d ListKeys transport errors=%d",
 		f.kills.Load(), f.attempts.Load(), f.acked.Load(), f.ackedLarge.Load(), f.ackedMultipart.Load(), f.ackedCopies.Load(),
 		f.verifiedReads.Load(), f.absentReads.Load(), f.pendingLost.Load(), f.keysCreated.Load(), f.rotations.Load(), f.listKeysTransportErrs.Load())
 }

@@ -21,7 +21,8 @@ const (
 	recKey   = "k" // upload record: the object key
 	recTime  = "t" // upload record: initiation time
 	recETag  = "e" // part record: the backend ETag it belongs to
-	recSpill = "s" // upload record: overflow id of the backend upload's own metadata
+	recSpill = "s" // upload record: overflow id of the backend upload's own metadata (uploads before recFinal)
+	recFinal = "f" // upload record: overflow id the completed object's metadata pointer names
 	recMeta  = "m-"
 	maxParts = 10000
 )
@@ -119,29 +120,26 @@ func (s *Store) CreateMultipart(ctx context.Context, bucket, key string, meta st
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
-	// The backend upload carries meta too: it is what a completed object
-	// has if we crash before setting the final metadata (see Complete).
-	um, spill, err := s.encodeMeta(ctx, bucket, spillDir, meta)
-	if err != nil {
-		return "", fmt.Errorf("minio: create multipart %s/%s: %w", bucket, key, err)
-	}
+	// S3 fixes an object's metadata when its upload is created, and the
+	// final metadata is known only at Complete. The backend upload
+	// therefore carries just a pointer to an overflow object that Complete
+	// writes before completing: the object appears, atomically, already
+	// pointing at its final metadata, and whatever it replaces stays until
+	// then. (Setting the metadata after Complete instead would leave a
+	// window in which a crash loses the previous object at key.)
+	final := newSpillID()
+	um := toUserMetadata(store.Metadata{spillField: final})
 	id, err := s.core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{UserMetadata: um})
 	if err != nil {
-		s.dropSpill(ctx, bucket, spillDir, spill)
 		return "", mapErr(err, "minio: create multipart %s/%s", bucket, key)
 	}
 	if err := checkUploadID(id); err != nil {
 		s.core.AbortMultipartUpload(ctx, bucket, key, id)
-		s.dropSpill(ctx, bucket, spillDir, spill)
 		return "", fmt.Errorf("minio: backend upload id %q has unexpected characters", id)
 	}
-	fields := map[string]string{recKey: key, recTime: time.Now().UTC().Format(time.RFC3339Nano)}
-	if spill != "" {
-		fields[recSpill] = spill
-	}
+	fields := map[string]string{recKey: key, recTime: time.Now().UTC().Format(time.RFC3339Nano), recFinal: final}
 	if err := s.putRecord(ctx, bucket, id, uploadRecord(id), withFields(fields, meta)); err != nil {
 		s.core.AbortMultipartUpload(context.WithoutCancel(ctx), bucket, key, id)
-		s.dropSpill(ctx, bucket, spillDir, spill)
 		s.removeRecords(context.WithoutCancel(ctx), bucket, id)
 		return "", mapErr(err, "minio: create multipart %s/%s: record", bucket, key)
 	}
@@ -311,6 +309,11 @@ func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID str
 		}
 		cps[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
 	}
+	if final := rec[recFinal]; final != "" {
+		return s.completeToPointer(ctx, bucket, key, uploadID, final, cps, meta)
+	}
+	// An upload created before recFinal existed: complete, then set the
+	// final metadata with a self-copy (the crash window described above).
 	prev := s.currentSpill(ctx, bucket, key)
 	if _, err := s.core.CompleteMultipartUpload(ctx, bucket, key, uploadID, cps, minio.PutObjectOptions{}); err != nil {
 		return store.ObjectInfo{}, mapErr(err, "minio: complete %s/%s", bucket, key)
@@ -338,6 +341,37 @@ func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID str
 	return s.Head(ctx, bucket, key)
 }
 
+// completeToPointer completes an upload whose backend metadata points at
+// the overflow object final: it writes the final metadata there first, so
+// the object is readable with its final metadata from the instant it
+// exists. Then, best effort, it moves small metadata inline (saving readers
+// the overflow read) with a self-copy conditional on the ETag just made; if
+// that fails or we crash, the pointer keeps the object fully readable.
+func (s *Store) completeToPointer(ctx context.Context, bucket, key, uploadID, final string, cps []minio.CompletePart, meta store.Metadata) (store.ObjectInfo, error) {
+	if err := s.writeSpill(ctx, bucket, spillDir, final, meta); err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("minio: complete %s/%s: %w", bucket, key, err)
+	}
+	prev := s.currentSpill(ctx, bucket, key)
+	ui, err := s.core.CompleteMultipartUpload(ctx, bucket, key, uploadID, cps, minio.PutObjectOptions{})
+	if err != nil {
+		// A refusal means no object points at final; any other failure
+		// may have completed, and then final is the object's metadata.
+		if minio.ToErrorResponse(err).Code != "" {
+			s.dropSpill(ctx, bucket, spillDir, final)
+		}
+		return store.ObjectInfo{}, mapErr(err, "minio: complete %s/%s", bucket, key)
+	}
+	if prev != final {
+		s.dropSpill(ctx, bucket, spillDir, prev)
+	}
+	s.removeRecords(context.WithoutCancel(ctx), bucket, uploadID)
+	if wireSize(toUserMetadata(meta)) <= store.MaxMetadataSize {
+		// updateMeta drops final once the object no longer needs it.
+		_, _ = s.updateMeta(ctx, bucket, key, ui.ETag, final, meta)
+	}
+	return s.Head(ctx, bucket, key)
+}
+
 func (s *Store) AbortMultipart(ctx context.Context, bucket, key, uploadID string) error {
 	if err := s.checkUpload(bucket, key, uploadID); err != nil {
 		return err
@@ -349,6 +383,8 @@ func (s *Store) AbortMultipart(ctx context.Context, bucket, key, uploadID string
 		return mapErr(err, "minio: abort %s/%s", bucket, key)
 	}
 	s.dropSpill(ctx, bucket, spillDir, rec[recSpill])
+	// Not completed: nothing points at the final overflow (if written).
+	s.dropSpill(ctx, bucket, spillDir, rec[recFinal])
 	return s.removeRecords(context.WithoutCancel(ctx), bucket, uploadID)
 }
 

@@ -75,11 +75,37 @@ func (s *Store) encodeMeta(ctx context.Context, bucket, dir string, m store.Meta
 		return nil, "", fmt.Errorf("minio: metadata larger than %d bytes", maxSpill)
 	}
 	id = newSpillID()
-	_, err = s.core.PutObject(ctx, bucket, dir+id, bytes.NewReader(body), int64(len(body)), "", "", minio.PutObjectOptions{})
-	if err != nil {
-		return nil, "", mapErr(err, "minio: write metadata overflow")
+	if err := s.putSpill(ctx, bucket, dir, id, body); err != nil {
+		return nil, "", err
 	}
 	return toUserMetadata(store.Metadata{spillField: id}), id, nil
+}
+
+// writeSpill writes m as the overflow object id, whatever its size (a
+// multipart upload's pointer names it before the metadata is known).
+func (s *Store) writeSpill(ctx context.Context, bucket, dir, id string, m store.Metadata) error {
+	if _, ok := m[spillField]; ok {
+		return fmt.Errorf("minio: metadata key %q is reserved", spillField)
+	}
+	if err := checkSpillID(id); err != nil {
+		return err
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if len(body) > maxSpill {
+		return fmt.Errorf("minio: metadata larger than %d bytes", maxSpill)
+	}
+	return s.putSpill(ctx, bucket, dir, id, body)
+}
+
+func (s *Store) putSpill(ctx context.Context, bucket, dir, id string, body []byte) error {
+	_, err := s.core.PutObject(ctx, bucket, dir+id, bytes.NewReader(body), int64(len(body)), "", "", minio.PutObjectOptions{})
+	if err != nil {
+		return mapErr(err, "minio: write metadata overflow")
+	}
+	return nil
 }
 
 // pointerOf returns the overflow id raw user metadata points to, or "".
