@@ -118,17 +118,31 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 	}
 	// The object may be replaced between head and open; start over so the
 	// bytes always match the headers.
-	// A whole-object GET reads metadata and body in one backend request.
+	// A whole-object GET reads metadata and body in one backend request,
+	// and so does a range with a first byte: it asks for the ciphertext
+	// window that range has in a single-part object (cipherWindow), which
+	// openWith uses only if the real layout asks for exactly that.
 	whole := withBody && partNumber == 0 && r.Header.Get("Range") == ""
+	ra, rb, ranged := explicitRange(r.Header.Get("Range"))
+	speculate := withBody && partNumber == 0 && ranged
 	for attempt := 0; ; attempt++ {
 		var (
 			info objectInfo
-			pre  io.ReadCloser
+			pre  *prefetched
 			err  error
 		)
-		if whole {
+		switch {
+		case whole:
 			info, pre, err = s.objects.get(r.Context(), ri.bucket, ri.key)
-		} else {
+		case speculate:
+			off, n := cipherWindow(ra, rb)
+			info, pre, err = s.objects.getRange(r.Context(), ri.bucket, ri.key, off, n)
+			if errors.Is(err, store.ErrInvalidRange) {
+				// Starts past the stored end: the range is unsatisfiable
+				// (or the object empty); head gives the 416 its headers.
+				info, err = s.objects.head(r.Context(), ri.bucket, ri.key)
+			}
+		default:
 			info, err = s.objects.head(r.Context(), ri.bucket, ri.key)
 		}
 		if err != nil {
@@ -280,6 +294,34 @@ func resolveRange(header string, partNumber int, info objectInfo) (byteRange, er
 		return byteRange{}, errInvalidRange
 	}
 	return byteRange{start: a, length: b - a + 1, partial: true}, nil
+}
+
+// explicitRange returns the first and last byte of a Range header of the
+// form bytes=a-b or bytes=a- (b = -1), the ranges whose ciphertext window
+// can be computed before the object's size is known; anything else
+// (suffix ranges, several ranges, unparsable) is ok=false. It only picks
+// what to prefetch: resolveRange alone decides what is served.
+func explicitRange(header string) (a, b int64, ok bool) {
+	spec, found := strings.CutPrefix(strings.TrimSpace(header), "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found || first == "" {
+		return 0, 0, false
+	}
+	a, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || a < 0 {
+		return 0, 0, false
+	}
+	if last == "" {
+		return a, -1, true
+	}
+	b, err = strconv.ParseInt(last, 10, 64)
+	if err != nil || b < a {
+		return 0, 0, false
+	}
+	return a, b, true
 }
 
 var errInvalidPartNumber = &apiError{"InvalidPartNumber", 416, "The requested partnumber is not satisfiable"}

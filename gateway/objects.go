@@ -142,10 +142,36 @@ func (o *objectLayer) head(ctx context.Context, bucket, key string) (objectInfo,
 	return toObjectInfo(si)
 }
 
+// prefetched is a stored body already open at ciphertext offset off,
+// holding n bytes: the response of the one backend request that also
+// carried the object's metadata (get, getRange).
+type prefetched struct {
+	rc     io.ReadCloser
+	off, n int64
+}
+
+// Close closes the body unless openWith handed it on (it then belongs to
+// the reader openWith returned).
+func (p *prefetched) Close() error {
+	if p == nil || p.rc == nil {
+		return nil
+	}
+	rc := p.rc
+	p.rc = nil
+	return rc.Close()
+}
+
 // get reads an object's metadata and whole stored body in one backend
-// request; the caller passes the body to openWith, or closes it.
-func (o *objectLayer) get(ctx context.Context, bucket, key string) (objectInfo, io.ReadCloser, error) {
-	rc, si, err := o.store.Get(ctx, bucket, key, 0, -1)
+// request; the caller passes the body to openWith, and closes it.
+func (o *objectLayer) get(ctx context.Context, bucket, key string) (objectInfo, *prefetched, error) {
+	return o.getRange(ctx, bucket, key, 0, -1)
+}
+
+// getRange reads an object's metadata and the stored bytes [off, off+n)
+// (n -1: to the end; a window past the end is cut there) in one backend
+// request. A window that starts at or after the end is store.ErrInvalidRange.
+func (o *objectLayer) getRange(ctx context.Context, bucket, key string, off, n int64) (objectInfo, *prefetched, error) {
+	rc, si, err := o.store.Get(ctx, bucket, key, off, n)
 	if err != nil {
 		return objectInfo{}, nil, err
 	}
@@ -154,7 +180,11 @@ func (o *objectLayer) get(ctx context.Context, bucket, key string) (objectInfo, 
 		rc.Close()
 		return objectInfo{}, nil, err
 	}
-	return info, rc, nil
+	avail := info.storedSize - off
+	if n >= 0 {
+		avail = min(avail, n)
+	}
+	return info, &prefetched{rc: rc, off: off, n: avail}, nil
 }
 
 // open returns length plaintext bytes from offset of the object described by
@@ -166,9 +196,13 @@ func (o *objectLayer) open(ctx context.Context, bucket, key string, info objectI
 	return o.openWith(ctx, bucket, key, info, ck, offset, length, nil)
 }
 
-// openWith is open with, optionally, the whole stored body already open
-// (from get); it serves the one fetch that covers the whole object.
-func (o *objectLayer) openWith(ctx context.Context, bucket, key string, info objectInfo, ck *sse.CustomerKey, offset, length int64, whole io.ReadCloser) (io.ReadCloser, error) {
+// openWith is open with, optionally, a stored body already open (from get
+// or getRange, the same response info was read from). It serves the first
+// fetch of the plan if that fetch lies at its start and within it, which
+// saves a backend round trip; otherwise the plan fetches as usual and the
+// caller's Close of pre discards it. Bytes of pre beyond the plan are
+// never decrypted or returned.
+func (o *objectLayer) openWith(ctx context.Context, bucket, key string, info objectInfo, ck *sse.CustomerKey, offset, length int64, pre *prefetched) (io.ReadCloser, error) {
 	dek, err := o.unseal(ctx, bucket, key, info.SSE, ck)
 	if err != nil {
 		return nil, err
@@ -180,9 +214,9 @@ func (o *objectLayer) openWith(ctx context.Context, bucket, key string, info obj
 		return io.NopCloser(strings.NewReader("")), nil
 	}
 	fetch := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-		if whole != nil && off == 0 && n == info.storedSize {
-			rc := whole
-			whole = nil
+		if pre != nil && pre.rc != nil && off == pre.off && n <= pre.n {
+			rc := pre.rc
+			pre.rc = nil
 			return rc, nil
 		}
 		rc, si, err := o.store.Get(ctx, bucket, key, off, n)
@@ -196,6 +230,21 @@ func (o *objectLayer) openWith(ctx context.Context, bucket, key string, info obj
 		return rc, nil
 	}
 	return sse.NewObjectReader(ctx, fetch, info.SSE, dek, offset, length)
+}
+
+// cipherWindow is the stored byte window that holds the plaintext bytes
+// [a, b] (b < 0: to the end) of a single-part object, as sse.PlanRange
+// would fetch it: from the package holding a to the end of the package
+// holding b, cut by the backend at the object's end. It lets a ranged GET
+// read metadata and ciphertext in one request before it knows the layout;
+// openWith uses the body only if the real plan matches.
+func cipherWindow(a, b int64) (off, n int64) {
+	off = a / sse.PackageSize * sse.EncPackageSize
+	if b < 0 || b >= 1<<56 {
+		// To the end; a last byte this far out would overflow below.
+		return off, -1
+	}
+	return off, (b/sse.PackageSize+1)*sse.EncPackageSize - off
 }
 
 // smallPutMax is the size up to which a PUT body is read into memory before
