@@ -49,6 +49,7 @@ type Core struct {
 	audit   *auditor
 	limiter *limiter
 	akCache accessKeyCache // access keys found by LookupAccessKey (users.go)
+	xks     xksRegistry    // external key store connections (xks.go)
 
 	stop     chan struct{}
 	wg       sync.WaitGroup

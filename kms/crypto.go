@@ -59,13 +59,19 @@ func (c *Core) usableKey(ctx context.Context, o *op, ref string, r authzRequest)
 	return ck, nil
 }
 
-// encryptWith seals plaintext under the newest version of ck.
-func (c *Core) encryptWith(ck *cachedKey, plaintext []byte, ec EncryptionContext) ([]byte, error) {
+// encryptWith seals plaintext under the newest version of ck; for a key
+// in an external key store, after the external manager encrypted it
+// (xks.go: double encryption).
+func (c *Core) encryptWith(ctx context.Context, ck *cachedKey, plaintext []byte, ec EncryptionContext) ([]byte, error) {
 	u, err := uuid.Parse(ck.rec.id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: key id", ErrInternal)
 	}
-	return sealBlob(u, ck.latest, ck.versions[ck.latest], plaintext, ec)
+	inner, err := c.xksWrap(ctx, ck.rec, plaintext)
+	if err != nil {
+		return nil, err
+	}
+	return sealBlob(u, ck.latest, ck.versions[ck.latest], inner, ec)
 }
 
 // Encrypt encrypts up to 4096 bytes under a key's newest version.
@@ -87,7 +93,7 @@ func (c *Core) Encrypt(ctx context.Context, in EncryptInput) (out EncryptOutput,
 		return out, err
 	}
 	o.key(ck.rec.id, ck.latest)
-	blob, err := c.encryptWith(ck, in.Plaintext, in.Context)
+	blob, err := c.encryptWith(ctx, ck, in.Plaintext, in.Context)
 	if err != nil {
 		return out, err
 	}
@@ -138,7 +144,11 @@ func (c *Core) decrypt(ctx context.Context, o *op, action string, blob []byte, e
 	if !ok {
 		return nil, nil, ErrInvalidCiphertext
 	}
-	pt, err := openBlob(blob, h, material, ec)
+	inner, err := openBlob(blob, h, material, ec)
+	if err != nil {
+		return nil, nil, err
+	}
+	pt, err := c.xksUnwrap(ctx, ck.rec, inner) // the external layer, if any (xks.go)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,7 +206,7 @@ func (c *Core) ReEncrypt(ctx context.Context, in ReEncryptInput) (out ReEncryptO
 	if err != nil {
 		return out, err
 	}
-	blob, err := c.encryptWith(dst, pt, in.DestinationContext)
+	blob, err := c.encryptWith(ctx, dst, pt, in.DestinationContext)
 	if err != nil {
 		return out, err
 	}
@@ -243,7 +253,7 @@ func (c *Core) generateDataKey(ctx context.Context, name string, in GenerateData
 	if _, err := rand.Read(pt); err != nil {
 		return dk, fmt.Errorf("%w: random", ErrInternal)
 	}
-	blob, err := c.encryptWith(ck, pt, in.Context)
+	blob, err := c.encryptWith(ctx, ck, pt, in.Context)
 	if err != nil {
 		return dk, err
 	}

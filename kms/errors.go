@@ -42,6 +42,19 @@ var errorTypes = []struct {
 	{ErrMalformedPolicy, "MalformedPolicyDocumentException"},
 	{ErrInvalidGrantToken, "InvalidGrantTokenException"},
 	{ErrInvalidGrantID, "InvalidGrantIdException"},
+	// Part C (custom key stores: keystore.go, xks.go).
+	{ErrCustomKeyStoreNotFound, "CustomKeyStoreNotFoundException"},
+	{ErrCustomKeyStoreNameInUse, "CustomKeyStoreNameInUseException"},
+	{ErrCustomKeyStoreInvalidState, "CustomKeyStoreInvalidStateException"},
+	{ErrCustomKeyStoreHasCMKs, "CustomKeyStoreHasCMKsException"},
+	{ErrXksKeyNotFound, "XksKeyNotFoundException"},
+	{ErrXksKeyInvalidConfiguration, "XksKeyInvalidConfigurationException"},
+	{ErrXksKeyAlreadyInUse, "XksKeyAlreadyInUseException"},
+	{ErrXksProxyURIInUse, "XksProxyUriInUseException"},
+	{ErrXksProxyIncorrectAuth, "XksProxyIncorrectAuthenticationCredentialException"},
+	{ErrXksProxyInvalidConfig, "XksProxyInvalidConfigurationException"},
+	{ErrXksProxyUnreachable, "XksProxyUriUnreachableException"},
+	{ErrXksProxyInvalidResponse, "XksProxyInvalidResponseException"},
 }
 
 const internalType = "KMSInternalException"

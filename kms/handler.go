@@ -62,6 +62,13 @@ var operations = map[string]opFunc{
 	"ListRetirableGrants":             opListRetirableGrants,
 	"RetireGrant":                     opRetireGrant,
 	"RevokeGrant":                     opRevokeGrant,
+	// Issue 11 part C: custom key stores (external key stores only).
+	"CreateCustomKeyStore":     opCreateCustomKeyStore,
+	"ConnectCustomKeyStore":    opConnectCustomKeyStore,
+	"DisconnectCustomKeyStore": opDisconnectCustomKeyStore,
+	"DescribeCustomKeyStores":  opDescribeCustomKeyStores,
+	"UpdateCustomKeyStore":     opUpdateCustomKeyStore,
+	"DeleteCustomKeyStore":     opDeleteCustomKeyStore,
 }
 
 // Errors only the protocol layer produces.

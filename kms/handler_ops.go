@@ -57,6 +57,9 @@ type keyMetadataJSON struct {
 	KeySpec                     string
 	EncryptionAlgorithms        []string
 	MultiRegion                 bool
+	// Part C: keys in an external key store.
+	CustomKeyStoreId    string            `json:",omitempty"`
+	XksKeyConfiguration *xksKeyConfigJSON `json:",omitempty"`
 }
 
 func (c *Core) metadataJSON(m KeyMetadata) keyMetadataJSON {
@@ -69,6 +72,7 @@ func (c *Core) metadataJSON(m KeyMetadata) keyMetadataJSON {
 		CustomerMasterKeySpec: m.KeySpec, KeySpec: m.KeySpec,
 		EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"},
 		MultiRegion:          m.MultiRegion != "",
+		CustomKeyStoreId:     m.CustomKeyStoreID, XksKeyConfiguration: xksKeyConfig(m),
 	}
 }
 

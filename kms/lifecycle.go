@@ -32,8 +32,7 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 	// far; issue 11 adds the other specs, origins and multi-Region keys.
 	if in.KeyUsage != "" && in.KeyUsage != "ENCRYPT_DECRYPT" ||
 		in.KeySpec != "" && in.KeySpec != "SYMMETRIC_DEFAULT" ||
-		in.Origin != "" && in.Origin != "AWS_KMS" || in.MultiRegion ||
-		in.CustomKeyStoreID != "" || in.XksKeyID != "" {
+		in.Origin != "" && in.Origin != "AWS_KMS" && in.Origin != originExternalStore && in.Origin != "AWS_CLOUDHSM" || in.MultiRegion {
 		return md, fmt.Errorf("%w: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys with origin AWS_KMS are supported", ErrUnsupported)
 	}
 	if len(in.Tags) > maxTags {
@@ -42,6 +41,10 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 	rec := keyRecord{
 		id: uuid.NewString(), description: in.Description, created: c.now().UTC(),
 		state: KeyStateEnabled, manager: KeyManagerCustomer,
+	}
+	// Part C: Origin EXTERNAL_KEY_STORE, CustomKeyStoreId, XksKeyId (keystore.go).
+	if err := c.checkExternalKey(ctx, in, &rec); err != nil {
+		return md, err
 	}
 	o.key(rec.id, 1)
 	if in.Policy != "" {

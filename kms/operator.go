@@ -58,7 +58,8 @@ func (c *Core) AllKeys(ctx context.Context) ([]KeyInfo, error) {
 }
 
 // VerificationFailure names a key version whose material does not unseal,
-// or (AccessKey set, KeyID "access-key/<id>") an access key secret.
+// or (AccessKey set, KeyID "access-key/<id>") an access key secret, or
+// (KeyID "custom-key-store/<id>") a custom key store credential.
 type VerificationFailure struct {
 	KeyID     string
 	Version   uint32
@@ -99,7 +100,11 @@ func (c *Core) VerifyAll(ctx context.Context) ([]VerificationFailure, error) {
 		return nil, err
 	}
 	badKeys, err := c.verifyAccessKeys(ctx, master)
-	return append(bad, badKeys...), err
+	if err != nil {
+		return append(bad, badKeys...), err
+	}
+	badStores, err := c.verifyKeyStoreCredentials(ctx, master) // keystore.go
+	return append(append(bad, badKeys...), badStores...), err
 }
 
 // verifyAccessKeys unseals every access key secret.
@@ -209,6 +214,9 @@ func (c *Core) RotateMasterKey(ctx context.Context, newMaster []byte) error {
 			}
 		}
 		if err := resealAccessKeys(ctx, tx, old, nm); err != nil {
+			return err
+		}
+		if err := resealKeyStoreCredentials(ctx, tx, old, nm); err != nil { // keystore.go
 			return err
 		}
 		check := make([]byte, 32)
