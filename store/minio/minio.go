@@ -70,6 +70,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minio: transport: %w", err)
 	}
+	// Every client request the gateway serves becomes a request to this one
+	// host: keep as many idle connections as it may have requests in
+	// flight, so a burst (64 concurrent uploads) does not close and redial
+	// all but minio-go's default 16 afterwards.
+	tr.MaxIdleConnsPerHost = tr.MaxIdleConns
 	if cfg.Insecure && tr.TLSClientConfig != nil {
 		tr.TLSClientConfig.InsecureSkipVerify = true
 	}
