@@ -33,6 +33,8 @@ type Options struct {
 	CacheTTL time.Duration
 	// MaxGrantsPerKey bounds the grants on one key; default 50000 (AWS).
 	MaxGrantsPerKey int
+	// Quotas are the resource and shared request-rate quotas (quota.go).
+	Quotas Quotas
 }
 
 // Core is the embedded KMS. It is safe for concurrent use.
@@ -48,6 +50,7 @@ type Core struct {
 	usage   *usageTracker
 	audit   *auditor
 	limiter *limiter
+	quota   *quotaLimiter  // shared per-class request rates, key count (quota.go)
 	akCache accessKeyCache // access keys found by LookupAccessKey (users.go)
 	xks     xksRegistry    // external key store connections (xks.go)
 
@@ -97,6 +100,7 @@ func Open(ctx context.Context, path string, masterKey []byte, opts Options) (*Co
 		usage:   newUsageTracker(),
 		audit:   &auditor{w: opts.AuditWriter, now: opts.Now},
 		limiter: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now),
+		quota:   newQuotaLimiter(opts.Quotas, opts.Now),
 		stop:    make(chan struct{}),
 	}
 	if err := c.init(ctx); err != nil {

@@ -92,6 +92,9 @@ func (c *Core) Encrypt(ctx context.Context, in EncryptInput) (out EncryptOutput,
 	if err != nil {
 		return out, err
 	}
+	if err := c.requireSymmetric(ck); err != nil {
+		return out, err
+	}
 	o.key(ck.rec.id, ck.latest)
 	blob, err := c.encryptWith(ctx, ck, in.Plaintext, in.Context)
 	if err != nil {
@@ -138,6 +141,9 @@ func (c *Core) decrypt(ctx context.Context, o *op, action string, blob []byte, e
 	}
 	c.recordUse(id) // before the state check, as in usableKey
 	if err := usable(ck.rec); err != nil {
+		return nil, nil, err
+	}
+	if err := c.requireSymmetric(ck); err != nil {
 		return nil, nil, err
 	}
 	material, ok := ck.versions[h.version]
@@ -206,6 +212,9 @@ func (c *Core) ReEncrypt(ctx context.Context, in ReEncryptInput) (out ReEncryptO
 	if err != nil {
 		return out, err
 	}
+	if err := c.requireSymmetric(dst); err != nil {
+		return out, err
+	}
 	blob, err := c.encryptWith(ctx, dst, pt, in.DestinationContext)
 	if err != nil {
 		return out, err
@@ -246,6 +255,9 @@ func (c *Core) generateDataKey(ctx context.Context, name string, in GenerateData
 	}
 	ck, err := c.usableKey(ctx, o, in.KeyID, authzRequest{action: "kms:" + name, ec: in.Context, withEC: true})
 	if err != nil {
+		return dk, err
+	}
+	if err := c.requireSymmetric(ck); err != nil {
 		return dk, err
 	}
 	o.key(ck.rec.id, ck.latest)

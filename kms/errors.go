@@ -55,6 +55,10 @@ var errorTypes = []struct {
 	{ErrXksProxyInvalidConfig, "XksProxyInvalidConfigurationException"},
 	{ErrXksProxyUnreachable, "XksProxyUriUnreachableException"},
 	{ErrXksProxyInvalidResponse, "XksProxyInvalidResponseException"},
+	// Part A (key specs, asymmetric and HMAC keys: keyspec.go, asymmetric.go, hmac.go).
+	{ErrInvalidKeyUsage, "InvalidKeyUsageException"},
+	{ErrInvalidSignature, "KMSInvalidSignatureException"},
+	{ErrInvalidMac, "KMSInvalidMacException"},
 }
 
 const internalType = "KMSInternalException"

@@ -62,6 +62,14 @@ var operations = map[string]opFunc{
 	"ListRetirableGrants":             opListRetirableGrants,
 	"RetireGrant":                     opRetireGrant,
 	"RevokeGrant":                     opRevokeGrant,
+	// Part A of issue 11: asymmetric and HMAC keys (handler_asymmetric.go).
+	"Sign":                                opSign,
+	"Verify":                              opVerify,
+	"GetPublicKey":                        opGetPublicKey,
+	"GenerateDataKeyPair":                 opGenerateDataKeyPair,
+	"GenerateDataKeyPairWithoutPlaintext": opGenerateDataKeyPairWithoutPlaintext,
+	"GenerateMac":                         opGenerateMac,
+	"VerifyMac":                           opVerifyMac,
 	// Issue 11 part C: custom key stores (external key stores only).
 	"CreateCustomKeyStore":     opCreateCustomKeyStore,
 	"ConnectCustomKeyStore":    opConnectCustomKeyStore,

@@ -29,6 +29,9 @@ func opEncrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 		return nil, err
 	}
 	defer clear(in.Plaintext)
+	if IsRSAAlgorithm(in.EncryptionAlgorithm) { // part A: handler_asymmetric.go
+		return encryptRSA(ctx, c, in.KeyId, in.Plaintext, in.EncryptionAlgorithm)
+	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
@@ -56,6 +59,9 @@ func opDecrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 	}
 	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
 		return nil, err
+	}
+	if IsRSAAlgorithm(in.EncryptionAlgorithm) { // part A: handler_asymmetric.go
+		return decryptRSA(ctx, c, in.KeyId, in.CiphertextBlob, in.EncryptionAlgorithm)
 	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err

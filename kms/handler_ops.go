@@ -55,7 +55,9 @@ type keyMetadataJSON struct {
 	KeyManager                  string
 	CustomerMasterKeySpec       string
 	KeySpec                     string
-	EncryptionAlgorithms        []string
+	EncryptionAlgorithms        []string `json:",omitempty"`
+	SigningAlgorithms           []string `json:",omitempty"` // part A: per KeySpec (keyspec.go)
+	MacAlgorithms               []string `json:",omitempty"`
 	MultiRegion                 bool
 	// Part C: keys in an external key store.
 	CustomKeyStoreId    string            `json:",omitempty"`
@@ -70,7 +72,9 @@ func (c *Core) metadataJSON(m KeyMetadata) keyMetadataJSON {
 		PendingDeletionWindowInDays: m.PendingDeletionWindowInDays,
 		Origin:                      m.Origin, KeyManager: string(m.KeyManager),
 		CustomerMasterKeySpec: m.KeySpec, KeySpec: m.KeySpec,
-		EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"},
+		EncryptionAlgorithms: algorithmsFor(m.KeySpec, m.KeyUsage).encryption,
+		SigningAlgorithms:    algorithmsFor(m.KeySpec, m.KeyUsage).signing,
+		MacAlgorithms:        algorithmsFor(m.KeySpec, m.KeyUsage).mac,
 		MultiRegion:          m.MultiRegion != "",
 		CustomKeyStoreId:     m.CustomKeyStoreID, XksKeyConfiguration: xksKeyConfig(m),
 	}

@@ -51,7 +51,7 @@ func TestHandlerProtocolErrors(t *testing.T) {
 		{"body too large", "TrentService.DescribeKey", `{"KeyId":"` + strings.Repeat("a", maxRequestBody) + `"}`, "ValidationException"},
 		{"unknown key", "TrentService.DescribeKey", `{"KeyId":"alias/nope","UnknownField":1}`, "NotFoundException"},
 		{"missing key id", "TrentService.DescribeKey", `{}`, "ValidationException"},
-		{"asymmetric key", "TrentService.CreateKey", `{"KeySpec":"RSA_2048"}`, "UnsupportedOperationException"},
+		{"unsupported key spec", "TrentService.CreateKey", `{"KeySpec":"ECC_SECG_P256K1","KeyUsage":"SIGN_VERIFY"}`, "UnsupportedOperationException"},
 		{"random without size", "TrentService.GenerateRandom", `{}`, "ValidationException"},
 		{"zero deletion window", "TrentService.ScheduleKeyDeletion", `{"KeyId":"x","PendingWindowInDays":0}`, "ValidationException"},
 		{"reserved alias", "TrentService.CreateAlias", `{"AliasName":"alias/aws/x","TargetKeyId":"x"}`, "NotAuthorizedException"},

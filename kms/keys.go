@@ -48,6 +48,11 @@ type keyRecord struct {
 	xksKeyID         string
 	// materialExpires is the ValidTo of imported material; zero = never.
 	materialExpires time.Time
+
+	// initial is the first version's material prepared before CreateKey's
+	// transaction (keyspec.go prepareMaterial); nil = 32 random bytes.
+	// Never stored in this form.
+	initial []byte
 }
 
 // withDefaults fills the v4 fields of a record made by code that predates
@@ -122,7 +127,7 @@ func (c *Core) metadata(k keyRecord) KeyMetadata {
 		MultiRegion: k.multiRegion, PrimaryRegion: k.primaryRegion,
 		CustomKeyStoreID: k.customKeyStoreID, XksKeyID: k.xksKeyID, ValidTo: k.materialExpires,
 	}
-	if m.KeySpec == "" { // a record built in memory before the v4 fields
+	if m.KeySpec == "" || m.Origin == "" { // a record built in memory before the v4 fields are set
 		d := k.withDefaults()
 		m.KeySpec, m.KeyUsage, m.Origin = d.keySpec, d.keyUsage, d.origin
 	}
@@ -257,6 +262,9 @@ func (c *Core) insertKey(ctx context.Context, tx *sql.Tx, k keyRecord) error {
 		k.keySpec, k.keyUsage, k.origin, k.multiRegion, k.primaryRegion, k.customKeyStoreID, k.xksKeyID, unixNano(k.materialExpires))
 	if err != nil {
 		return fmt.Errorf("%w: insert key: %v", ErrInternal, err)
+	}
+	if k.initial != nil {
+		return c.storeVersion(ctx, tx, k.id, 1, "", k.initial)
 	}
 	return c.addVersion(ctx, tx, k.id, 1, "")
 }

@@ -30,9 +30,7 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 	}
 	// Only symmetric encryption keys with KMS-generated material exist so
 	// far; issue 11 adds the other specs, origins and multi-Region keys.
-	if in.KeyUsage != "" && in.KeyUsage != "ENCRYPT_DECRYPT" ||
-		in.KeySpec != "" && in.KeySpec != "SYMMETRIC_DEFAULT" ||
-		in.Origin != "" && in.Origin != "AWS_KMS" && in.Origin != originExternalStore && in.Origin != "AWS_CLOUDHSM" || in.MultiRegion {
+	if in.Origin != "" && in.Origin != "AWS_KMS" && in.Origin != originExternalStore && in.Origin != "AWS_CLOUDHSM" || in.MultiRegion {
 		return md, fmt.Errorf("%w: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys with origin AWS_KMS are supported", ErrUnsupported)
 	}
 	if len(in.Tags) > maxTags {
@@ -46,13 +44,28 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 	if err := c.checkExternalKey(ctx, in, &rec); err != nil {
 		return md, err
 	}
+	// Part A: KeySpec and KeyUsage (keyspec.go).
+	if err := checkSpec(&in, &rec); err != nil {
+		return md, err
+	}
 	o.key(rec.id, 1)
 	if in.Policy != "" {
 		if _, err := c.checkNewPolicy(ctx, rec, &authzState{tags: in.Tags}, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return md, err
 		}
 	}
+	// Part A: asymmetric and HMAC material is generated outside the
+	// transaction; imported and external-store keys get none here.
+	if rec.origin == "" || rec.origin == "AWS_KMS" {
+		if err := prepareMaterial(&rec); err != nil {
+			return md, err
+		}
+		defer clear(rec.initial)
+	}
 	err = c.write(ctx, func(tx *sql.Tx) error {
+		if err := c.checkKeyQuota(ctx, tx); err != nil {
+			return err
+		}
 		if err := c.insertKey(ctx, tx, rec); err != nil {
 			return err
 		}

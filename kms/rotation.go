@@ -61,6 +61,9 @@ func (c *Core) EnableKeyRotation(ctx context.Context, keyID string, periodDays i
 		if err := customerRotation(k); err != nil {
 			return err
 		}
+		if err := rotatableSpec(k); err != nil { // part A: keyspec.go
+			return err
+		}
 		k.rotationEnabled = true
 		k.rotationPeriod = periodDays
 		k.nextRotation = c.now().UTC().AddDate(0, 0, periodDays)
@@ -108,6 +111,9 @@ func (c *Core) GetKeyRotationStatus(ctx context.Context, keyID string) (st Rotat
 func (c *Core) RotateKeyOnDemand(ctx context.Context, keyID string) (arn string, err error) {
 	rec, err := c.mutateKey(ctx, "RotateKeyOnDemand", keyID, func(tx *sql.Tx, k *keyRecord) error {
 		if err := customerRotation(k); err != nil {
+			return err
+		}
+		if err := rotatableSpec(k); err != nil { // part A: keyspec.go
 			return err
 		}
 		var n int
