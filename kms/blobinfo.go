@@ -10,5 +10,5 @@ func BlobKeyVersion(blob []byte) (keyID string, version uint32, err error) {
 	if err != nil {
 		return "", 0, err
 	}
-	return h.keyID.String(), h.version, nil
+	return h.id(), h.version, nil
 }

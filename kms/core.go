@@ -35,6 +35,9 @@ type Options struct {
 	MaxGrantsPerKey int
 	// Quotas are the resource and shared request-rate quotas (quota.go).
 	Quotas Quotas
+	// Peers are the ssegates acting as the KMS of other regions, by
+	// region name, for multi-Region keys (multiregion.go).
+	Peers map[string]RemotePeer
 }
 
 // Core is the embedded KMS. It is safe for concurrent use.
@@ -188,7 +191,7 @@ func (c *Core) maintenanceLoop(every time.Duration) {
 // scheduled, see ScheduleKeyDeletion) and rotates keys whose rotation is
 // due. Open and the background loop call it.
 func (c *Core) RunMaintenance(ctx context.Context) error {
-	return errors.Join(c.deleteDueKeys(ctx), c.rotateDueKeys(ctx))
+	return errors.Join(c.deleteDueKeys(ctx), c.rotateDueKeys(ctx), c.expireImportedMaterial(ctx))
 }
 
 // write runs fn in one write transaction and drops cached key state, so

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-
-	"github.com/google/uuid"
 )
 
 // AWS limits for the data plane.
@@ -53,7 +51,7 @@ func (c *Core) usableKey(ctx context.Context, o *op, ref string, r authzRequest)
 	// Recorded before the state check: an attempt on a key pending
 	// deletion must hold its deletion back (deletion.go).
 	c.recordUse(id)
-	if err := usable(ck.rec); err != nil {
+	if err := c.usable(ck.rec); err != nil {
 		return nil, err
 	}
 	return ck, nil
@@ -63,15 +61,11 @@ func (c *Core) usableKey(ctx context.Context, o *op, ref string, r authzRequest)
 // in an external key store, after the external manager encrypted it
 // (xks.go: double encryption).
 func (c *Core) encryptWith(ctx context.Context, ck *cachedKey, plaintext []byte, ec EncryptionContext) ([]byte, error) {
-	u, err := uuid.Parse(ck.rec.id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: key id", ErrInternal)
-	}
 	inner, err := c.xksWrap(ctx, ck.rec, plaintext)
 	if err != nil {
 		return nil, err
 	}
-	return sealBlob(u, ck.latest, ck.versions[ck.latest], inner, ec)
+	return sealBlobFor(ck.rec.id, ck.latest, ck.versions[ck.latest], inner, ec)
 }
 
 // Encrypt encrypts up to 4096 bytes under a key's newest version.
@@ -113,7 +107,7 @@ func (c *Core) decrypt(ctx context.Context, o *op, action string, blob []byte, e
 	if err != nil {
 		return nil, nil, err
 	}
-	id := h.keyID.String()
+	id := h.id()
 	o.key(id, h.version)
 	if keyRef != "" {
 		want, err := c.resolveID(ctx, keyRef)
@@ -140,7 +134,7 @@ func (c *Core) decrypt(ctx context.Context, o *op, action string, blob []byte, e
 		return nil, nil, err
 	}
 	c.recordUse(id) // before the state check, as in usableKey
-	if err := usable(ck.rec); err != nil {
+	if err := c.usable(ck.rec); err != nil {
 		return nil, nil, err
 	}
 	if err := c.requireSymmetric(ck); err != nil {

@@ -42,6 +42,14 @@ var errorTypes = []struct {
 	{ErrMalformedPolicy, "MalformedPolicyDocumentException"},
 	{ErrInvalidGrantToken, "InvalidGrantTokenException"},
 	{ErrInvalidGrantID, "InvalidGrantIdException"},
+	// Part B (imported material).
+	{ErrInvalidImportToken, "InvalidImportTokenException"},
+	{ErrExpiredImportToken, "ExpiredImportTokenException"},
+	{ErrIncorrectKeyMaterial, "IncorrectKeyMaterialException"},
+	// Part A (key specs, asymmetric and HMAC keys: keyspec.go, asymmetric.go, hmac.go).
+	{ErrInvalidKeyUsage, "InvalidKeyUsageException"},
+	{ErrInvalidSignature, "KMSInvalidSignatureException"},
+	{ErrInvalidMac, "KMSInvalidMacException"},
 	// Part C (custom key stores: keystore.go, xks.go).
 	{ErrCustomKeyStoreNotFound, "CustomKeyStoreNotFoundException"},
 	{ErrCustomKeyStoreNameInUse, "CustomKeyStoreNameInUseException"},
@@ -55,10 +63,6 @@ var errorTypes = []struct {
 	{ErrXksProxyInvalidConfig, "XksProxyInvalidConfigurationException"},
 	{ErrXksProxyUnreachable, "XksProxyUriUnreachableException"},
 	{ErrXksProxyInvalidResponse, "XksProxyInvalidResponseException"},
-	// Part A (key specs, asymmetric and HMAC keys: keyspec.go, asymmetric.go, hmac.go).
-	{ErrInvalidKeyUsage, "InvalidKeyUsageException"},
-	{ErrInvalidSignature, "KMSInvalidSignatureException"},
-	{ErrInvalidMac, "KMSInvalidMacException"},
 }
 
 const internalType = "KMSInternalException"
@@ -106,3 +110,10 @@ type notFoundError string
 
 func (e notFoundError) Error() string        { return string(e) }
 func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Imported key material errors (issue 11 part B, imported.go).
+var (
+	ErrInvalidImportToken   = errors.New("kms: invalid import token")                    // InvalidImportTokenException
+	ErrExpiredImportToken   = errors.New("kms: import token expired")                    // ExpiredImportTokenException
+	ErrIncorrectKeyMaterial = errors.New("kms: key material differs from the key's own") // IncorrectKeyMaterialException
+)

@@ -23,6 +23,9 @@ func FuzzParseBlob(f *testing.F) {
 	material, valid := goldenBlob(f)
 	ec := EncryptionContext{"a": "1", "b": "2"}
 	f.Add(valid)
+	// Part B: blob version 2 (multi-Region key id), same material and context.
+	validV2 := goldenBlobFile(f, "testdata/blob-v2.txt")
+	f.Add(validV2)
 	other, err := sealBlob(uuid.New(), 1, material, []byte("x"), nil)
 	if err != nil {
 		f.Fatal(err)
@@ -40,7 +43,7 @@ func FuzzParseBlob(f *testing.F) {
 		if !bytes.Equal(h.marshal(), blob[:blobHeaderSize]) || len(payload) < blobTagSize {
 			t.Fatal("parsed header does not round-trip")
 		}
-		if !bytes.Equal(blob, valid) {
+		if !bytes.Equal(blob, valid) && !bytes.Equal(blob, validV2) {
 			if _, err := openBlob(blob, h, material, ec); err == nil {
 				t.Fatal("forged blob opened")
 			}
@@ -104,4 +107,21 @@ func goldenBlob(t testing.TB) (material, blob []byte) {
 		}
 	}
 	return material, blob
+}
+
+// goldenBlobFile reads the blob of a golden vector file.
+func goldenBlobFile(t testing.TB, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if v, ok := strings.CutPrefix(line, "blob="); ok {
+			b, _ := hex.DecodeString(v)
+			return b
+		}
+	}
+	t.Fatalf("%s has no blob", path)
+	return nil
 }

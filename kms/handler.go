@@ -70,6 +70,16 @@ var operations = map[string]opFunc{
 	"GenerateDataKeyPairWithoutPlaintext": opGenerateDataKeyPairWithoutPlaintext,
 	"GenerateMac":                         opGenerateMac,
 	"VerifyMac":                           opVerifyMac,
+	// Issue 11 part B: imported key material and multi-Region keys; the
+	// Ssegate* operations are private to peers (account root only).
+	"GetParametersForImport":       opGetParametersForImport,
+	"ImportKeyMaterial":            opImportKeyMaterial,
+	"DeleteImportedKeyMaterial":    opDeleteImportedKeyMaterial,
+	"ReplicateKey":                 opReplicateKey,
+	"UpdatePrimaryRegion":          opUpdatePrimaryRegion,
+	"SsegateCreateReplicaKey":      opSsegateCreateReplicaKey,
+	"SsegateImportReplicaMaterial": opSsegateImportReplicaMaterial,
+	"SsegateUpdatePrimaryRegion":   opSsegateUpdatePrimaryRegion,
 	// Issue 11 part C: custom key stores (external key stores only).
 	"CreateCustomKeyStore":     opCreateCustomKeyStore,
 	"ConnectCustomKeyStore":    opConnectCustomKeyStore,

@@ -59,6 +59,10 @@ type keyMetadataJSON struct {
 	SigningAlgorithms           []string `json:",omitempty"` // part A: per KeySpec (keyspec.go)
 	MacAlgorithms               []string `json:",omitempty"`
 	MultiRegion                 bool
+	// Part B: imported material and multi-Region keys.
+	ExpirationModel          string                 `json:",omitempty"`
+	ValidTo                  *epoch                 `json:",omitempty"`
+	MultiRegionConfiguration *multiRegionConfigJSON `json:",omitempty"`
 	// Part C: keys in an external key store.
 	CustomKeyStoreId    string            `json:",omitempty"`
 	XksKeyConfiguration *xksKeyConfigJSON `json:",omitempty"`
@@ -76,7 +80,9 @@ func (c *Core) metadataJSON(m KeyMetadata) keyMetadataJSON {
 		SigningAlgorithms:    algorithmsFor(m.KeySpec, m.KeyUsage).signing,
 		MacAlgorithms:        algorithmsFor(m.KeySpec, m.KeyUsage).mac,
 		MultiRegion:          m.MultiRegion != "",
-		CustomKeyStoreId:     m.CustomKeyStoreID, XksKeyConfiguration: xksKeyConfig(m),
+		ExpirationModel:      expirationModel(m), ValidTo: ts(m.ValidTo),
+		MultiRegionConfiguration: c.multiRegionJSON(m),
+		CustomKeyStoreId:         m.CustomKeyStoreID, XksKeyConfiguration: xksKeyConfig(m),
 	}
 }
 

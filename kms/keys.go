@@ -176,11 +176,12 @@ func (c *Core) resolveID(ctx context.Context, ref string) (string, error) {
 	if strings.HasPrefix(ref, "alias/") {
 		return c.resolveAlias(ctx, ref)
 	}
-	u, err := uuid.Parse(ref)
-	if err != nil {
+	// A UUID or a multi-Region key id (mrk-...); canonical form as stored.
+	raw, mrk, ok := parseKeyID(ref)
+	if !ok {
 		return "", fmt.Errorf("%w: key %s", ErrNotFound, ref)
 	}
-	id := u.String()
+	id := (&blobHeader{keyID: raw, mrk: mrk}).id()
 	if isAPICall(ctx) && c.isHidden(ctx, id) {
 		return "", fmt.Errorf("%w: key %s", ErrNotFound, id)
 	}
@@ -263,6 +264,9 @@ func (c *Core) insertKey(ctx context.Context, tx *sql.Tx, k keyRecord) error {
 	if err != nil {
 		return fmt.Errorf("%w: insert key: %v", ErrInternal, err)
 	}
+	if awaitingMaterial(k) {
+		return nil // ImportKeyMaterial or the primary brings it
+	}
 	if k.initial != nil {
 		return c.storeVersion(ctx, tx, k.id, 1, "", k.initial)
 	}
@@ -334,7 +338,9 @@ func (c *Core) loadKey(ctx context.Context, id string) (*cachedKey, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%w: read key versions: %v", ErrInternal, err)
 	}
-	if ck.latest == 0 {
+	// A key waiting for its material (imported, or a replica being
+	// created) has none; every other key has at least version 1.
+	if ck.latest == 0 && !awaitingMaterial(rec) {
 		return nil, fmt.Errorf("%w: key %s has no versions", ErrInternal, id)
 	}
 	if ck.authz, err = c.loadAuthz(ctx, rec); err != nil {
@@ -345,7 +351,12 @@ func (c *Core) loadKey(ctx context.Context, id string) (*cachedKey, error) {
 }
 
 // usable reports why a key can't be used for cryptographic operations.
-func usable(k keyRecord) error {
+// Imported material past its ValidTo makes the key unusable at once,
+// before maintenance marks it PendingImport (imported.go).
+func (c *Core) usable(k keyRecord) error {
+	if materialExpired(k, c.now()) {
+		return fmt.Errorf("%w: key material of %s expired", ErrInvalidState, k.id)
+	}
 	switch k.state {
 	case KeyStateEnabled:
 		return nil

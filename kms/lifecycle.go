@@ -30,7 +30,7 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 	}
 	// Only symmetric encryption keys with KMS-generated material exist so
 	// far; issue 11 adds the other specs, origins and multi-Region keys.
-	if in.Origin != "" && in.Origin != "AWS_KMS" && in.Origin != originExternalStore && in.Origin != "AWS_CLOUDHSM" || in.MultiRegion {
+	if in.Origin != "" && in.Origin != "AWS_KMS" && in.Origin != originExternal && in.Origin != originExternalStore && in.Origin != "AWS_CLOUDHSM" {
 		return md, fmt.Errorf("%w: only SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys with origin AWS_KMS are supported", ErrUnsupported)
 	}
 	if len(in.Tags) > maxTags {
@@ -40,12 +40,16 @@ func (c *Core) CreateKey(ctx context.Context, in CreateKeyInput) (md KeyMetadata
 		id: uuid.NewString(), description: in.Description, created: c.now().UTC(),
 		state: KeyStateEnabled, manager: KeyManagerCustomer,
 	}
-	// Part C: Origin EXTERNAL_KEY_STORE, CustomKeyStoreId, XksKeyId (keystore.go).
-	if err := c.checkExternalKey(ctx, in, &rec); err != nil {
-		return md, err
-	}
 	// Part A: KeySpec and KeyUsage (keyspec.go).
 	if err := checkSpec(&in, &rec); err != nil {
+		return md, err
+	}
+	// Part B: Origin EXTERNAL (imported.go) and MultiRegion (multiregion.go).
+	if err := c.checkImportedAndMultiRegion(in, &rec); err != nil {
+		return md, err
+	}
+	// Part C: Origin EXTERNAL_KEY_STORE, CustomKeyStoreId, XksKeyId (keystore.go).
+	if err := c.checkExternalKey(ctx, in, &rec); err != nil {
 		return md, err
 	}
 	o.key(rec.id, 1)
@@ -102,7 +106,8 @@ func (c *Core) DescribeKey(ctx context.Context, keyID string) (md KeyMetadata, e
 	if err := c.authorizeID(ctx, o, rec.id, authzRequest{action: "kms:DescribeKey"}); err != nil {
 		return md, err
 	}
-	return c.metadata(rec), nil
+	md = c.metadata(rec)
+	return md, c.fillMultiRegion(ctx, &md)
 }
 
 // keyByRef resolves ref and reads the key's current row.

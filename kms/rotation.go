@@ -39,6 +39,9 @@ func customerRotation(k *keyRecord) error {
 	if k.manager != KeyManagerCustomer {
 		return fmt.Errorf("%w: rotation of AWS managed key %s can't be changed", ErrUnsupported, k.id)
 	}
+	if err := rotationOfImportedOrReplica(k); err != nil { // part B
+		return err
+	}
 	if err := notPendingDeletion(k); err != nil {
 		return err
 	}

@@ -39,6 +39,12 @@ const (
 	KeyStateEnabled         KeyState = "Enabled"
 	KeyStateDisabled        KeyState = "Disabled"
 	KeyStatePendingDeletion KeyState = "PendingDeletion"
+	// KeyStatePendingImport: a key with origin EXTERNAL that has no key
+	// material (never imported, deleted, or expired). imported.go.
+	KeyStatePendingImport KeyState = "PendingImport"
+	// KeyStateCreating: a multi-Region replica whose material is on its
+	// way from the primary (multiregion.go).
+	KeyStateCreating KeyState = "Creating"
 )
 
 type KeyManager string
@@ -70,6 +76,9 @@ type KeyMetadata struct {
 	DeletionDate time.Time
 	// PendingDeletionWindowInDays is set while KeyState is PendingDeletion.
 	PendingDeletionWindowInDays int
+	// ReplicaRegions lists a multi-Region key's replicas, as far as this
+	// region knows them (the primary knows all). DescribeKey fills it.
+	ReplicaRegions []string
 }
 
 type CreateKeyInput struct {
