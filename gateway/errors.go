@@ -132,6 +132,7 @@ var errorTable = []struct {
 	{kms.ErrDisabled, &apiError{"KMS.DisabledException", 400, "The KMS key is disabled."}},
 	{kms.ErrInvalidState, &apiError{"KMS.KMSInvalidStateException", 400, "The KMS key is not in a valid state for this operation."}},
 	{kms.ErrAccessDenied, &apiError{"AccessDenied", 403, "Access Denied"}},
+	{kms.ErrInvalidKeyUsage, &apiError{"KMS.InvalidKeyUsageException", 400, "The KMS key cannot be used for server-side encryption: it is not a symmetric encryption key."}},
 	{kms.ErrThrottled, &apiError{"SlowDown", 503, "Please reduce your request rate."}},
 	{kms.ErrValidation, &apiError{"InvalidArgument", 400, "The KMS request was not valid."}},
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -172,5 +173,23 @@ func TestAWSManagedKeyIsUsableByEveryUserThroughS3(t *testing.T) {
 	wantOK(t, "bob PUT with alias/aws/s3", err)
 	if got, err := e.get("bob", "bobs", "k"); err != nil || string(got) != "via s3" {
 		t.Fatalf("bob GET = %q, %v", got, err)
+	}
+}
+
+func TestSSEKMSWithANonSymmetricKeyIsInvalidKeyUsage(t *testing.T) {
+	ctx := context.Background()
+	e := newKMSAuthzEnv(t)
+	for _, in := range []kms.CreateKeyInput{
+		{KeySpec: "RSA_2048", KeyUsage: "ENCRYPT_DECRYPT"},
+		{KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"},
+		{KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC"},
+	} {
+		km, err := e.core.CreateKey(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mkbucket("root", "asym-"+strings.ToLower(strings.ReplaceAll(in.KeySpec, "_", "-")))
+		err = e.putKMS("root", "asym-"+strings.ToLower(strings.ReplaceAll(in.KeySpec, "_", "-")), "k", km.KeyID, false, []byte("x"))
+		wantS3Error(t, in.KeySpec, err, 400, "KMS.InvalidKeyUsageException")
 	}
 }

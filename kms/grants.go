@@ -35,6 +35,8 @@ var (
 		"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
 		"ReEncryptFrom": true, "ReEncryptTo": true, "CreateGrant": true, "RetireGrant": true, "DescribeKey": true,
 		"GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true,
+		// Asymmetric and HMAC keys (issue 11); they take no context.
+		"Sign": true, "Verify": true, "GetPublicKey": true, "GenerateMac": true, "VerifyMac": true,
 	}
 	contextOperations = map[string]bool{
 		"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,

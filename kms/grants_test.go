@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -268,5 +269,43 @@ func TestGrantsGoWithTheirKey(t *testing.T) {
 	var n int
 	if err := e.core.rdb.QueryRowContext(context.Background(), `SELECT count(*) FROM grants`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d grants left after their key was deleted (%v)", n, err)
+	}
+}
+
+func TestGrantAllowsSignAndGenerateMacOnAsymmetricAndHMACKeys(t *testing.T) {
+	tc := newTestCore(t)
+	ctx := context.Background()
+	bob := WithCaller(ctx, Caller{ARN: bobARN})
+	ecc, err := tc.CreateKey(ctx, CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, err := tc.CreateKey(ctx, CreateKeyInput{KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func() error {
+		_, err := tc.Sign(bob, SignInput{KeyID: ecc.KeyID, Message: []byte("m"), MessageType: "RAW", SigningAlgorithm: "ECDSA_SHA_256"})
+		return err
+	}
+	genMac := func() error {
+		_, err := tc.GenerateMac(bob, MacInput{KeyID: mac.KeyID, Message: []byte("m"), MacAlgorithm: "HMAC_SHA_256"})
+		return err
+	}
+	for name, op := range map[string]func() error{"Sign": sign, "GenerateMac": genMac} {
+		if err := op(); !errors.Is(err, ErrAccessDenied) {
+			t.Fatalf("%s without a grant: %v, want AccessDenied", name, err)
+		}
+	}
+	if _, _, err := tc.CreateGrant(ctx, CreateGrantInput{KeyID: ecc.KeyID, GranteePrincipal: bobARN, Operations: []string{"Sign", "GetPublicKey"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tc.CreateGrant(ctx, CreateGrantInput{KeyID: mac.KeyID, GranteePrincipal: bobARN, Operations: []string{"GenerateMac", "VerifyMac"}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, op := range map[string]func() error{"Sign": sign, "GenerateMac": genMac} {
+		if err := op(); err != nil {
+			t.Fatalf("%s with a grant: %v", name, err)
+		}
 	}
 }
