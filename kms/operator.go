@@ -103,7 +103,7 @@ func (c *Core) VerifyAll(ctx context.Context) ([]VerificationFailure, error) {
 	if err != nil {
 		return append(bad, badKeys...), err
 	}
-	badStores, err := c.verifyKeyStoreCredentials(ctx, master) // keystore.go
+	badStores, err := c.verifyKeyStoreCredentials(ctx, master) // xks.go
 	return append(append(bad, badKeys...), badStores...), err
 }
 
@@ -216,7 +216,7 @@ func (c *Core) RotateMasterKey(ctx context.Context, newMaster []byte) error {
 		if err := resealAccessKeys(ctx, tx, old, nm); err != nil {
 			return err
 		}
-		if err := resealKeyStoreCredentials(ctx, tx, old, nm); err != nil { // keystore.go
+		if err := resealKeyStoreCredentials(ctx, tx, old, nm); err != nil { // xks.go
 			return err
 		}
 		check := make([]byte, 32)

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -241,4 +242,68 @@ func parseXksCredential(b []byte) (XksCredential, error) {
 		return XksCredential{}, errBadCredential
 	}
 	return XksCredential{AccessKeyID: string(b[3 : 3+n]), Secret: string(b[3+n:])}, nil
+}
+
+// verifyKeyStoreCredentials unseals every store credential (VerifyAll).
+func (c *Core) verifyKeyStoreCredentials(ctx context.Context, master []byte) ([]VerificationFailure, error) {
+	rows, err := c.rdb.QueryContext(ctx, `SELECT id, sealed_credential FROM custom_key_stores ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("read custom key stores: %w", err)
+	}
+	defer rows.Close()
+	var bad []VerificationFailure
+	for rows.Next() {
+		var id string
+		var s []byte
+		if err := rows.Scan(&id, &s); err != nil {
+			return nil, err
+		}
+		m, err := unseal(master, id, 0, purposeXksCredential, s)
+		if err == nil {
+			_, err = parseXksCredential(m)
+		}
+		if err != nil {
+			bad = append(bad, VerificationFailure{KeyID: "custom-key-store/" + id})
+		}
+		clear(m)
+	}
+	return bad, rows.Err()
+}
+
+// resealKeyStoreCredentials moves every store credential from old to nm
+// inside RotateMasterKey's transaction.
+func resealKeyStoreCredentials(ctx context.Context, tx *sql.Tx, old, nm []byte) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, sealed_credential FROM custom_key_stores`)
+	if err != nil {
+		return err
+	}
+	sealed := map[string][]byte{}
+	for rows.Next() {
+		var id string
+		var s []byte
+		if err := rows.Scan(&id, &s); err != nil {
+			rows.Close()
+			return err
+		}
+		sealed[id] = s
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, s := range sealed {
+		m, err := unseal(old, id, 0, purposeXksCredential, s)
+		if err != nil {
+			return fmt.Errorf("custom key store %s credential does not unseal: %w", id, err)
+		}
+		ns, err := seal(nm, id, 0, purposeXksCredential, m)
+		clear(m)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE custom_key_stores SET sealed_credential = ? WHERE id = ?`, ns, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
