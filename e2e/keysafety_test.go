@@ -158,13 +158,8 @@ func TestKeySafetyEndToEnd(t *testing.T) {
 		if strings.Contains(out+stderr, control) {
 			t.Errorf("verify reports the intact SSE-S3 object:\n%s%s", out, stderr)
 		}
-		if knownBug != "" && !t.Failed() {
-			// kms.Decrypt answers a blob of a deleted key with
-			// ErrInvalidCiphertext, which the gateway maps to 500
-			// InternalError (aws-cli then retries) instead of a 400 KMS
-			// error such as KMS.NotFoundException. Reported; remove this
-			// skip when fixed.
-			t.Skipf("known bug: GET under a deleted key is not a KMS error: %s", strings.TrimSpace(knownBug))
+		if knownBug != "" {
+			t.Errorf("GET under a deleted key is not a KMS error: %s", strings.TrimSpace(knownBug))
 		}
 	})
 

@@ -120,10 +120,16 @@ func (c *Core) decrypt(ctx context.Context, o *op, action string, blob []byte, e
 	}
 	ck, err := c.loadKey(ctx, id)
 	if err != nil {
-		// A blob naming a key we don't have is, to the caller, bad
-		// ciphertext (AWS answers InvalidCiphertextException too).
+		// A blob naming a key we don't have is, to an API caller, bad
+		// ciphertext (AWS answers InvalidCiphertextException too). To the
+		// gateway it is a stored object whose key was deleted: a KMS
+		// condition its client must see (S3's KMS.NotFoundException), not
+		// a corrupt object.
 		if errorType(err) == "NotFoundException" {
-			return nil, nil, ErrInvalidCiphertext
+			if isAPICall(ctx) {
+				return nil, nil, ErrInvalidCiphertext
+			}
+			return nil, nil, fmt.Errorf("%w: the key %s of this ciphertext does not exist (deleted)", ErrNotFound, id)
 		}
 		return nil, nil, err
 	}

@@ -27,6 +27,29 @@ const (
 	grantTokenPrefix       = "gt1"
 )
 
+// grantOpsFitKey refuses grant operations the key can't perform, as AWS
+// does: Sign on a symmetric key, Decrypt on an HMAC key, and so on.
+func grantOpsFitKey(k keyRecord, ops []string) error {
+	var fit map[string]bool
+	switch {
+	case k.keyUsage == "SIGN_VERIFY":
+		fit = map[string]bool{"Sign": true, "Verify": true, "GetPublicKey": true}
+	case k.keyUsage == "GENERATE_VERIFY_MAC":
+		fit = map[string]bool{"GenerateMac": true, "VerifyMac": true}
+	case k.keySpec != "SYMMETRIC_DEFAULT": // RSA for encryption
+		fit = map[string]bool{"Encrypt": true, "Decrypt": true, "GetPublicKey": true, "ReEncryptFrom": true, "ReEncryptTo": true}
+	default:
+		fit = map[string]bool{"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
+			"ReEncryptFrom": true, "ReEncryptTo": true, "GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true}
+	}
+	for _, op := range ops {
+		if !fit[op] && op != "CreateGrant" && op != "RetireGrant" && op != "DescribeKey" {
+			return fmt.Errorf("%w: %s is not a grant operation for a %s %s key", ErrValidation, op, k.keySpec, k.keyUsage)
+		}
+	}
+	return nil
+}
+
 // grantOperations are the operations a grant on a symmetric key may allow;
 // contextOperations are those that take an encryption context, the only
 // ones a constrained grant may list (with CreateGrant and RetireGrant).
@@ -299,6 +322,9 @@ func (c *Core) CreateGrant(ctx context.Context, in CreateGrantInput) (grantID, t
 	}
 	o.key(rec.id, 0)
 	if err := c.authorizeID(ctx, o, rec.id, authzRequest{action: "kms:CreateGrant", grant: &in}); err != nil {
+		return "", "", err
+	}
+	if err := grantOpsFitKey(rec.withDefaults(), in.Operations); err != nil {
 		return "", "", err
 	}
 	if err := notPendingDeletion(&rec); err != nil {
