@@ -43,6 +43,7 @@ func wantDeniedCLI(t *testing.T, what string, stderr string, err error) {
 // bucket; `ssegate bucket grant alice-bkt bob read` lets him download and
 // list (aws-cli, rclone) but not upload; revoke takes it back.
 func TestBucketGrantAndRevokeWithAWSCLIAndRclone(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	rootKey, rootSecret := "E2EROOT"+randomUpper(13), randomHex(20)
 	g := startGateway(t, gatewayOptions{Env: []string{"SSEGATE_ACCESS_KEY=" + rootKey, "SSEGATE_SECRET_KEY=" + rootSecret}})
 	rootTg := target{Name: "root", Endpoint: g.Endpoint, Region: "us-east-1", AccessKey: rootKey, SecretKey: rootSecret}

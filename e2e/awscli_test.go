@@ -17,6 +17,7 @@ import (
 const awsMultipartFileSize = 9<<20 + 12345
 
 func TestAWSCLIHighLevelCommands(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTarget(t, func(t *testing.T, tg target) {
 		aws := newAWS(t, tg)
 		bucket := bucketName("awss3")
@@ -81,6 +82,7 @@ func TestAWSCLIHighLevelCommands(t *testing.T) {
 }
 
 func TestAWSCLIObjectAPI(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTarget(t, func(t *testing.T, tg target) {
 		aws := newAWS(t, tg)
 		bucket := bucketName("awsapi")

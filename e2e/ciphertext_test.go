@@ -17,6 +17,7 @@ import (
 // gateway, single-part and multipart, then searches the backend itself (the
 // fs directory, or MinIO read directly) for it.
 func TestBackendHoldsOnlyCiphertext(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTarget(t, func(t *testing.T, tg target) {
 		if tg.Gateway == nil {
 			t.Skip("the direct target has no gateway in front")

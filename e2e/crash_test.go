@@ -42,6 +42,7 @@ import (
 // SSEGATE_CRASH_KILLS sets the number of kills, split between the fs and
 // the MinIO backend (default 40; the acceptance run uses 200+).
 func TestCrashSafety(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	kills := 40
 	if s := os.Getenv("SSEGATE_CRASH_KILLS"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -5,6 +5,13 @@
 // them with `go test ./e2e/...` (or ./e2e/test.sh, which also installs the
 // clients and MinIO).
 //
+// Most tests call t.Parallel: each starts its own gateways (and buckets on
+// the shared MinIO), and most of their time is spent waiting on client
+// processes, so running a few at once (test.sh passes -parallel 4) shortens
+// the suite on a 2-core machine. Tests that measure the gateway process
+// (the connection flood, slow clients, the soak) stay sequential, and run
+// before the parallel ones.
+//
 // Knobs (environment):
 //
 //	SSEGATE_E2E_TARGETS  comma-separated subset of fs,minio,direct (default

@@ -172,6 +172,7 @@ func (e *faultEnv) waitBackend(t *testing.T, key string, want []byte) {
 // wrong or short data), nothing half-written becomes visible, and the
 // gateway recovers when the backend does.
 func TestBackendFaults(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	e := startFaultEnv(t)
 	ctx := context.Background()
 	seed := randBytes(300 << 10)
@@ -324,6 +325,7 @@ func (e *faultEnv) wantBrokenGet(t *testing.T, key string, size int) {
 // (store/minio/tmp.go). The proxy fails exactly that copy here; before the
 // fix (issue 9) the key then held a pending object and read as NoSuchKey.
 func TestFailedOverwriteKeepsPreviousObjectOnMinIO(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	e := startFaultEnv(t)
 	ctx := context.Background()
 	old := randBytes(100 << 10)

@@ -30,6 +30,7 @@ func awaitCLIFailure(t *testing.T, a *awsCLI, want string, args ...string) {
 // `ssegate user rotate-key` retires the old key; `ssegate user delete`
 // removes the user.
 func TestIAMUsersWithAWSCLIAndUserCommand(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	rootKey, rootSecret := "E2EROOT"+randomUpper(13), randomHex(20)
 	g := startGateway(t, gatewayOptions{Env: []string{"SSEGATE_ACCESS_KEY=" + rootKey, "SSEGATE_SECRET_KEY=" + rootSecret}})
 	rootTg := target{Name: "root", Endpoint: g.Endpoint, Region: "us-east-1", AccessKey: rootKey, SecretKey: rootSecret}

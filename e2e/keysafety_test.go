@@ -32,6 +32,7 @@ import (
 // the stopped gateway's keystore; the next start's maintenance run then
 // sees it due, exactly as it would a week later.
 func TestKeySafetyEndToEnd(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	dataDir, backendDir := t.TempDir(), t.TempDir()
 	ak, sk := "KEYSAFE"+randomUpper(13), randomHex(20)
 	opts := gatewayOptions{

@@ -59,6 +59,7 @@ func createSpecKey(t *testing.T, k *kmsCLI, spec, usage string) (id, arn string)
 // data encrypted by openssl with the public key decrypts in ssegate, MACs
 // verify, and keys refuse the wrong purpose.
 func TestKMSAsymmetricAndHMACWithAWSCLIAndOpenSSL(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	tg := startTarget(t, "fs")
 	k := newKMSCLI(t, tg)
 	dir := t.TempDir()

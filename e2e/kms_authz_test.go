@@ -25,6 +25,7 @@ func kmsPolicyFile(t *testing.T, extra ...string) string {
 // users with separate credentials, a bucket both may use, and keys whose
 // policies and grants decide who gets the plaintext.
 func TestKMSAuthorizationThroughS3WithAWSCLIAndRclone(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	rootKey, rootSecret := "E2EROOT"+randomUpper(13), randomHex(20)
 	g := startGateway(t, gatewayOptions{Env: []string{"SSEGATE_ACCESS_KEY=" + rootKey, "SSEGATE_SECRET_KEY=" + rootSecret}})
 	rootTg := target{Name: "root", Endpoint: g.Endpoint, Region: "us-east-1", AccessKey: rootKey, SecretKey: rootSecret}

@@ -31,6 +31,7 @@ func requireOpenSSL(t *testing.T) string {
 // unreadable, re-importing the same material makes it readable again,
 // and material past its ValidTo stops working by itself.
 func TestKMSImportedKeyMaterialWithOpenSSL(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	openssl := requireOpenSSL(t)
 	tg := startTarget(t, "fs")
 	k := newKMSCLI(t, tg)

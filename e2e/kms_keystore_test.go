@@ -18,10 +18,12 @@ import (
 // The objects use SSE-KMS without a bucket key: a bucket key would let
 // the gateway's cache serve reads for up to 5 minutes after a disconnect.
 func TestExternalKeyStoreWithAnotherGatewayAsKeyManager(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	// aws-cli wants an XKS secret of 43 to 64 characters (AWS's limits).
 	b := target{Name: "fs", Region: "us-east-1", AccessKey: "E2EXKS" + randomUpper(14), SecretKey: randomHex(22)}
 	b.Gateway = startGateway(t, gatewayOptions{Env: []string{"SSEGATE_ACCESS_KEY=" + b.AccessKey, "SSEGATE_SECRET_KEY=" + b.SecretKey}})
 	b.Endpoint = b.Gateway.Endpoint
+	noteSecret([]byte(b.SecretKey)) // A seals it as the store credential: no log may show it
 	kmsB := newKMSCLI(t, b)
 	extKeyID, _ := kmsB.createKey("--description", "external key for A")
 

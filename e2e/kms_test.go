@@ -128,6 +128,7 @@ func blobKeyVersion(t *testing.T, blob []byte) uint32 {
 }
 
 func TestKMSThroughAWSCLI(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	tg := startTarget(t, "fs")
 	k := newKMSCLI(t, tg)
 	idA, arnA := k.createKey("--description", "e2e key A", "--tags", "TagKey=team,TagValue=storage")
@@ -409,6 +410,7 @@ func kmsSDKClient(t *testing.T, tg target) *kms.Client {
 // AES-GCM; only the wrapped key is kept beside it; later Decrypt unwraps
 // the key and the file decrypts.
 func TestKMSEnvelopeEncryptionWithSDK(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	tg := startTarget(t, "fs")
 	c := kmsSDKClient(t, tg)
 	ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 )
 
 func TestRcloneCopyCheckSync(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTarget(t, func(t *testing.T, tg target) {
 		bucket := bucketName("rclone")
 		remote := "ssegate:" + bucket + "/data"

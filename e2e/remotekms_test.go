@@ -22,6 +22,7 @@ import (
 // upload's DEK is sealed with that key), cannot work today (see
 // TestRemoteKMSWithoutSSES3KeyOnRemoteStoresNothing).
 func TestRemoteKMSGatewayEncryptsWithAnotherGatewaysKMS(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	a := startTarget(t, "fs")
 	awsA := newAWS(t, a)
 	key := createKMSKey(t, awsA)
@@ -129,6 +130,7 @@ func TestRemoteKMSGatewayEncryptsWithAnotherGatewaysKMS(t *testing.T) {
 // (alias/aws/s3 by default, --sse-s3-key-id to choose), so SSE-S3 (the
 // default) and multipart uploads in every mode work through B.
 func TestRemoteKMSServesSSES3AndMultipart(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	a := startTarget(t, "fs")
 	b := target{Name: "fs", Region: a.Region, AccessKey: "E2EB" + randomUpper(16), SecretKey: randomHex(20)}
 	b.Gateway = startGateway(t, gatewayOptions{

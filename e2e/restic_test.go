@@ -10,6 +10,7 @@ import (
 // at all and relies on the bucket default; check --read-data reads every
 // pack back (ranged GETs) and verifies its hashes.
 func TestResticBackupCheckRestore(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTarget(t, func(t *testing.T, tg target) {
 		src := makeTree(t, map[string]int{
 			"docs/a.txt":        10_000,

@@ -8,6 +8,7 @@ import (
 )
 
 func TestS3cmdBasics(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTarget(t, func(t *testing.T, tg target) {
 		s := newS3cmd(t, tg)
 		bucket := bucketName("s3cmd")

@@ -29,6 +29,7 @@ func sseTree(t *testing.T, marker []byte) string {
 // metadata when the ETag is not an MD5), copies it back and compares bytes,
 // and checks with aws-cli that the mode asked for is the mode stored.
 func TestSSERcloneModes(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTLSTarget(t, func(t *testing.T, tg target) {
 		aws := newAWS(t, tg)
 		key := createKMSKey(t, aws)
@@ -89,6 +90,7 @@ func TestSSERcloneModes(t *testing.T) {
 // --server-side-encryption-kms-id, gets back, and reads the mode with
 // s3cmd info and aws-cli.
 func TestSSES3cmdModes(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTLSTarget(t, func(t *testing.T, tg target) {
 		aws := newAWS(t, tg)
 		key := createKMSKey(t, aws)
@@ -140,6 +142,7 @@ func TestSSES3cmdModes(t *testing.T) {
 // encryption is aws:kms (restic has no SSE options) and checks that its
 // pack files are stored under that key.
 func TestSSEResticOnKMSDefaultBucket(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTLSTarget(t, func(t *testing.T, tg target) {
 		aws := newAWS(t, tg)
 		key := createKMSKey(t, aws)

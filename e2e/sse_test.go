@@ -91,6 +91,7 @@ func quotedMD5(b []byte) string {
 }
 
 func TestSSEMatrixAWSCLI(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	forEachTLSTarget(t, func(t *testing.T, tg target) {
 		aws := newAWS(t, tg)
 		bucket := bucketName("ssematrix")

@@ -17,6 +17,7 @@ import (
 // data dir and checks the data and the credentials survived while the
 // secret was printed only the first time.
 func TestGeneratedCredentialsPersistAndSecretIsShownOnce(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	dataDir := t.TempDir()
 	g := startGateway(t, gatewayOptions{DataDir: dataDir})
 
@@ -88,6 +89,7 @@ func TestGeneratedCredentialsPersistAndSecretIsShownOnce(t *testing.T) {
 }
 
 func TestWrongMasterKeyRefusesToStart(t *testing.T) {
+	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	dataDir := t.TempDir()
 	g := startGateway(t, gatewayOptions{DataDir: dataDir})
 	if err := g.stop(); err != nil {

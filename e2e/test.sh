@@ -114,7 +114,7 @@ mapfile -t other_pkgs < <(go list ./... | grep -vE '/(gateway|store|kms|sse)(/|$
 if ((${#race_pkgs[@]} > 0)); then
 	step "go test -race (${race_pkgs[*]})" gotest race -race -count=1 -timeout 15m "${race_pkgs[@]}"
 fi
-step "go test (cmd, e2e and the rest)" gotest rest -count=1 -timeout 25m "${other_pkgs[@]}"
+step "go test (cmd, e2e and the rest)" gotest rest -count=1 -parallel 4 -timeout 40m "${other_pkgs[@]}"
 
 # FIPS 140-3 mode (issue 11 part C; docs/security.md, "FIPS mode"). One
 # self-contained step: build ssegate with Go's FIPS 140-3 module
@@ -133,7 +133,7 @@ fips_mode() {
 		return 1
 	fi
 	GODEBUG=fips140=on gotest fips-unit -count=1 -timeout 15m ./sse/... ./kms/... ./gateway/... || failed=1
-	SSEGATE_E2E_BIN="$bin" GODEBUG=fips140=on gotest fips-e2e -count=1 -timeout 25m -run "$run" ./e2e || failed=1
+	SSEGATE_E2E_BIN="$bin" GODEBUG=fips140=on gotest fips-e2e -count=1 -parallel 4 -timeout 25m -run "$run" ./e2e || failed=1
 	return $failed
 }
 step "FIPS 140-3 mode (GOFIPS140=v1.0.0, GODEBUG=fips140=on)" fips_mode
