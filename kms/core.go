@@ -188,10 +188,12 @@ func (c *Core) maintenanceLoop(every time.Duration) {
 
 // RunMaintenance stores the key usage seen in memory, deletes keys whose
 // deletion date has passed (unless used since their deletion was
-// scheduled, see ScheduleKeyDeletion) and rotates keys whose rotation is
-// due. Open and the background loop call it.
+// scheduled, see ScheduleKeyDeletion), rotates keys whose rotation is
+// due and retries rotations not yet pushed to multi-Region replicas.
+// Open and the background loop call it.
 func (c *Core) RunMaintenance(ctx context.Context) error {
-	return errors.Join(c.deleteDueKeys(ctx), c.rotateDueKeys(ctx), c.expireImportedMaterial(ctx))
+	return errors.Join(c.deleteDueKeys(ctx), c.rotateDueKeys(ctx), c.expireImportedMaterial(ctx),
+		c.pushPendingReplicas(ctx, ""))
 }
 
 // write runs fn in one write transaction and drops cached key state, so

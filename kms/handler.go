@@ -80,6 +80,9 @@ var operations = map[string]opFunc{
 	"SsegateCreateReplicaKey":      opSsegateCreateReplicaKey,
 	"SsegateImportReplicaMaterial": opSsegateImportReplicaMaterial,
 	"SsegateUpdatePrimaryRegion":   opSsegateUpdatePrimaryRegion,
+	// Rotation of multi-Region primaries reaches replicas (replicapush.go).
+	"SsegatePrepareReplicaVersions": opSsegatePrepareReplicaVersions,
+	"SsegateAddReplicaVersions":     opSsegateAddReplicaVersions,
 	// Issue 11 part C: custom key stores (external key stores only).
 	"CreateCustomKeyStore":     opCreateCustomKeyStore,
 	"ConnectCustomKeyStore":    opConnectCustomKeyStore,

@@ -129,3 +129,19 @@ func opSsegateUpdatePrimaryRegion(ctx context.Context, c *Core, body []byte) (an
 	}
 	return struct{}{}, c.updatePrimaryRegionPeer(ctx, in)
 }
+
+func opSsegatePrepareReplicaVersions(ctx context.Context, c *Core, body []byte) (any, error) {
+	var in replicaKeyRequest
+	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	return c.prepareReplicaVersions(ctx, in)
+}
+
+func opSsegateAddReplicaVersions(ctx context.Context, c *Core, body []byte) (any, error) {
+	var in addReplicaVersionsRequest
+	if err := decodeRequest(body, &in); err != nil {
+		return nil, err
+	}
+	return struct{}{}, c.addReplicaVersions(ctx, in)
+}

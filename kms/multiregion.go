@@ -27,8 +27,8 @@ import (
 //	                              RSAES_OAEP_SHA_256; never plaintext
 //	SsegateUpdatePrimaryRegion    peer takes the primary or replica role
 //
-// Rotation is not propagated: a version added to the primary after
-// replication is unknown to its replicas (docs/kms.md, "Multi-Region keys").
+// Rotation of a primary reaches its replicas through two more private
+// operations, with pending pushes retried by maintenance (replicapush.go).
 
 const (
 	multiRegionPrimary = "PRIMARY"

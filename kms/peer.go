@@ -155,3 +155,12 @@ func (p *peerClient) call(ctx context.Context, op string, in, out any) error {
 	}
 	return nil
 }
+
+func (p *peerClient) prepareReplicaVersions(ctx context.Context, in replicaKeyRequest) (out createReplicaResponse, err error) {
+	err = p.call(ctx, "SsegatePrepareReplicaVersions", in, &out)
+	return out, err
+}
+
+func (p *peerClient) addReplicaVersions(ctx context.Context, in addReplicaVersionsRequest) error {
+	return p.call(ctx, "SsegateAddReplicaVersions", in, &struct{}{})
+}

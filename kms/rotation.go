@@ -126,10 +126,17 @@ func (c *Core) RotateKeyOnDemand(ctx context.Context, keyID string) (arn string,
 		if n >= maxOnDemandRotations {
 			return fmt.Errorf("%w: at most %d on-demand rotations per key", ErrLimitExceeded, maxOnDemandRotations)
 		}
-		return c.rotate(ctx, tx, k.id, rotationOnDemand)
+		if err := c.rotate(ctx, tx, k.id, rotationOnDemand); err != nil {
+			return err
+		}
+		return c.markRotationPushes(ctx, tx, k)
 	})
 	if err != nil {
 		return "", err
+	}
+	// The rotation stands even if a replica can't be reached now.
+	if err := c.pushPendingReplicas(ctx, rec.id); err != nil {
+		c.log.Warn("multi-Region rotation push", "key", rec.id, "err", err)
 	}
 	return c.arn(rec.id), nil
 }
@@ -221,6 +228,9 @@ func (c *Core) rotateDueKeys(ctx context.Context) error {
 			if err := c.rotate(ctx, tx, id, rotationAutomatic); err != nil {
 				return err
 			}
+			if err := c.markRotationPushes(ctx, tx, &k); err != nil {
+				return err
+			}
 			_, err = tx.ExecContext(ctx, `UPDATE keys SET next_rotation = ? WHERE id = ?`, now.AddDate(0, 0, k.rotationPeriod).UnixNano(), id)
 			return err
 		})
@@ -229,6 +239,18 @@ func (c *Core) rotateDueKeys(ctx context.Context) error {
 		}
 		c.log.Info("kms key rotated", "key", id)
 		c.audit.write(&auditEvent{Time: now, Operation: "RotateKey", KeyID: id, Outcome: "ok"})
+		if err := c.pushPendingReplicas(ctx, id); err != nil {
+			c.log.Warn("multi-Region rotation push", "key", id, "err", err)
+		}
 	}
 	return nil
+}
+
+// markRotationPushes records that the replicas of a multi-Region primary
+// need the version just added (replicapush.go).
+func (c *Core) markRotationPushes(ctx context.Context, tx *sql.Tx, k *keyRecord) error {
+	if k.multiRegion != multiRegionPrimary {
+		return nil
+	}
+	return c.markReplicaPushes(ctx, tx, k.id)
 }
