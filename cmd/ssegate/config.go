@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssegate/ssegate/kms"
 	"github.com/ssegate/ssegate/sse"
 )
 
@@ -49,6 +50,11 @@ type Config struct {
 	SSES3KeyID   string
 	KMSAccessKey string
 	KMSSecretKey string
+	// KMSPeers (--kms-peer) are other ssegates acting as the embedded
+	// KMS's other regions; KMSQuotas (--kms-quota-keys, --kms-rate-*) its
+	// AWS quotas (kmspeers.go).
+	KMSPeers  []KMSPeer
+	KMSQuotas kms.Quotas
 
 	// MasterKeyFile holds the embedded KMS master key; MasterKey, when set
 	// (from SSEGATE_MASTER_KEY), wins and the file is not touched.
@@ -193,6 +199,8 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 		"longest time a client may take to send a request's headers (env "+envName("read-header-timeout")+")")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", time.Minute,
 		"longest wait for more bytes of a request body; a stalled upload is then aborted and nothing is stored (env "+envName("body-read-timeout")+")")
+	var kf kmsFlags
+	defineKMSFlags(fs, c, &kf)
 	if name == "serve" {
 		fs.BoolVar(&c.PrintConfig, "print-config", false,
 			"print the effective configuration (each setting, value and source; secrets masked) and exit 0 without serving")
@@ -209,7 +217,15 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 	}
 
 	return fs, func(args []string, getenv func(string) string) (Config, []string, error) {
-		rest, src, err := parseFlags(fs, args, getenv, func(n string) bool { return fileNames[n] })
+		// --kms-peer's variable holds the whole list: SSEGATE_KMS_PEERS.
+		flagEnv := func(key string) string {
+			if key == envName("kms-peer") {
+				return getenv(peersEnv)
+			}
+			return getenv(key)
+		}
+		inFile := func(n string) bool { return fileNames[n] || peerCredRe.MatchString(n) }
+		rest, src, err := parseFlags(fs, args, flagEnv, inFile)
 		if err != nil {
 			return Config{}, nil, err
 		}
@@ -227,8 +243,11 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 		if err != nil {
 			return Config{}, nil, err
 		}
+		if err := finishKMS(&cfg, &kf, lookup); err != nil {
+			return Config{}, nil, err
+		}
 		cfg.configPath = src.path
-		cfg.settings = src.settings(fs, fileNames, cfg, getenv)
+		cfg.settings = append(src.settings(fs, fileNames, cfg, flagEnv), peerSettings(cfg, getenv)...)
 		return cfg, rest, nil
 	}
 }
@@ -281,6 +300,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, inF
 			if f == nil {
 				continue // an environment-only setting
 			}
+			resetList(f)
 			if err := f.Value.Set(fv.value); err != nil {
 				return nil, src, fmt.Errorf("%w: %s:%d: %s: %v", ErrConfig, src.path, fv.line, name, err)
 			}
@@ -291,6 +311,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, inF
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" {
 			src.env[f.Name] = true
+			resetList(f)
 			if err := f.Value.Set(v); err != nil && envErr == nil {
 				envErr = fmt.Errorf("%w: %s=%q: %v", ErrConfig, envName(f.Name), v, err)
 			}
@@ -300,6 +321,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, inF
 		return nil, src, envErr
 	}
 	for name, v := range explicit {
+		resetList(fs.Lookup(name))
 		if err := fs.Set(name, v); err != nil {
 			return nil, src, fmt.Errorf("%w: --%s: %v", ErrConfig, name, err)
 		}
@@ -342,6 +364,15 @@ func (src sources) settings(fs *flag.FlagSet, names map[string]bool, c Config, g
 		out = append(out, s)
 	}
 	return out
+}
+
+// resetList empties a repeatable flag (--kms-peer) before a source of
+// higher precedence sets it, so sources replace each other's lists as
+// they replace plain values.
+func resetList(f *flag.Flag) {
+	if r, ok := f.Value.(interface{ Reset() }); ok {
+		r.Reset()
+	}
 }
 
 func (src sources) hasFile(name string) bool { _, ok := src.file[name]; return ok }

@@ -61,7 +61,7 @@ func readConfigFile(path string, known func(string) bool) (map[string]fileValue,
 		return nil, err
 	}
 	for name := range vals {
-		if !secretSettings[name] {
+		if !isSecretSetting(name) {
 			continue
 		}
 		fi, err := f.Stat()

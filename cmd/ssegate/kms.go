@@ -30,7 +30,13 @@ another process has the keystore open.
   create [--description D] [--alias alias/NAME]
   alias alias/NAME KEYID        point a new alias at a key
   rotate KEYID                  new key version now (on-demand rotation)
-  schedule-deletion KEYID [--days 7..30]   (default 30)
+  schedule-deletion KEYID [--days 7..30] [--force]   (default 30 days)
+        A key still used while pending deletion is not deleted when due
+        (it stays PendingDeletion and the refusal is logged). --force
+        overrides that "used since scheduling" hold: the key is deleted when
+        due even if still in use. It also applies to a key already pending deletion (one
+        whose deletion was refused), restarting its waiting period from now.
+        Objects under a deleted key are unreadable for good.
   cancel-deletion KEYID         the key returns Disabled
   enable KEYID | disable KEYID
   backup FILE                   encrypted snapshot under the master key; FILE must not exist
@@ -66,6 +72,7 @@ func kmsCommand(ctx context.Context, args []string, getenv func(string) string, 
 	description := fs.String("description", "", "create: key description")
 	alias := fs.String("alias", "", "create: alias/NAME for the new key")
 	days := fs.Int("days", 30, "schedule-deletion: waiting period, 7..30 days")
+	force := fs.Bool("force", false, "schedule-deletion: delete when due even if the key is used after scheduling")
 	newMaster := fs.String("new-master-key-file", "", "rotate-master-key: file with the new master key")
 	cfg, pos, err := parse(args[1:], getenv)
 	if err != nil {
@@ -128,9 +135,13 @@ func kmsCommand(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return err
 	case "schedule-deletion":
-		md, err := core.ScheduleKeyDeletion(ctx, pos[0], *days)
+		schedule, how := core.ScheduleKeyDeletion, ""
+		if *force {
+			schedule, how = core.ScheduleKeyDeletionForce, " (forced: even if used meanwhile)"
+		}
+		md, err := schedule(ctx, pos[0], *days)
 		if err == nil {
-			fmt.Fprintf(stdout, "%s pending deletion on %s\n", md.KeyID, md.DeletionDate.UTC().Format(time.RFC3339))
+			fmt.Fprintf(stdout, "%s pending deletion on %s%s\n", md.KeyID, md.DeletionDate.UTC().Format(time.RFC3339), how)
 		}
 		return err
 	case "cancel-deletion":
@@ -195,6 +206,7 @@ func openOperatorKeystore(ctx context.Context, cfg Config, dbPath string, idle b
 	}
 	core, err := kms.Open(ctx, dbPath, masterKey, kms.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, AuditWriter: audit, MaintenanceInterval: -1,
+		Peers: cfg.kmsPeers(), Quotas: cfg.KMSQuotas,
 	})
 	// Open keeps its own copy.
 	clear(masterKey)

@@ -65,6 +65,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 		core, err := kms.Open(ctx, filepath.Join(cfg.DataDir, "kms.db"), masterKey, kms.Options{
 			Region: cfg.Region, AccountID: cfg.AccountID,
 			Logger: logger.With("component", "kms"), AuditWriter: audit,
+			Peers: cfg.kmsPeers(), Quotas: cfg.KMSQuotas,
 		})
 		// Open keeps its own copy; ours need not outlive it.
 		clear(masterKey)
