@@ -32,8 +32,9 @@
 // Copy hard-links the source's data file under a new generation name and
 // commits a new sidecar (falling back to a byte copy where links fail), so
 // a copy, including a self-copy that only changes metadata, never rewrites
-// data. A multipart Complete concatenates the parts into one data file; the
-// ETag of every object is the hex MD5 of its stored bytes.
+// data. A multipart Complete concatenates the parts into one data file. The
+// backend ETag of an object (and of a part) is a random version id, not a
+// digest of its bytes (store.ObjectInfo.ETag is opaque).
 //
 // A crash between renaming data and renaming the sidecar leaves an
 // unreferenced o.<gen> file: garbage, never visible as an object.

@@ -115,7 +115,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 		}
 		return store.PartInfo{}, fmt.Errorf("fs: upload part %d: %w", part, err)
 	}
-	sc := &sidecar{V: 1, Key: uploadID + "/" + strconv.Itoa(part), Size: sp.size, ETag: sp.md5,
+	sc := &sidecar{V: 1, Key: uploadID + "/" + strconv.Itoa(part), Size: sp.size, ETag: sp.etag,
 		MTime: time.Now().UTC(), Data: dataName, Meta: partMeta.Clone()}
 	if err := s.replaceSidecar(bucket, dir, partSidecar(part), sc); err != nil {
 		os.Remove(filepath.Join(dir, dataName))

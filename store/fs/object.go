@@ -122,7 +122,7 @@ func (s *Store) commit(bucket, bucketDir, key string, sp spooled, meta store.Met
 		os.Remove(sp.path)
 		return store.ObjectInfo{}, err
 	}
-	sc := &sidecar{V: 1, Key: key, Size: sp.size, ETag: sp.md5, MTime: time.Now().UTC(), Data: dataName, Meta: meta.Clone()}
+	sc := &sidecar{V: 1, Key: key, Size: sp.size, ETag: sp.etag, MTime: time.Now().UTC(), Data: dataName, Meta: meta.Clone()}
 	if sc.Meta == nil {
 		sc.Meta = store.Metadata{}
 	}
@@ -342,5 +342,5 @@ func (s *Store) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		}
 		tmp = sp.path
 	}
-	return s.commit(dstBucket, dbdir, dstKey, spooled{path: tmp, size: sc.Size, md5: sc.ETag}, meta)
+	return s.commit(dstBucket, dbdir, dstKey, spooled{path: tmp, size: sc.Size, etag: sc.ETag}, meta)
 }
