@@ -225,5 +225,10 @@ func rotatableSpec(k *keyRecord) error {
 	if spec := k.withDefaults().keySpec; spec != symmetricDefault {
 		return fmt.Errorf("%w: keys with KeySpec %s can't be rotated", ErrUnsupported, spec)
 	}
+	// As in AWS: the external key manager owns the material of a key in an
+	// external key store, so neither automatic nor on-demand rotation exist.
+	if k.origin == "EXTERNAL_KEY_STORE" {
+		return fmt.Errorf("%w: keys in an external key store can't be rotated", ErrUnsupported)
+	}
 	return nil
 }

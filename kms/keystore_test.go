@@ -126,6 +126,10 @@ func TestExternalKeyStoreLifecycleThroughSDK(t *testing.T) {
 	}
 	_, err = client.CreateKey(ctx, xksKey())
 	wantSDKError[*types.XksKeyAlreadyInUseException](t, "a second key on the same external key", err)
+	_, err = client.EnableKeyRotation(ctx, &awskms.EnableKeyRotationInput{KeyId: m.KeyId})
+	wantSDKError[*types.UnsupportedOperationException](t, "EnableKeyRotation of an external-store key", err)
+	_, err = client.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: m.KeyId})
+	wantSDKError[*types.UnsupportedOperationException](t, "RotateKeyOnDemand of an external-store key", err)
 
 	ec := map[string]string{"purpose": "test"}
 	dk, err := client.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: m.KeyId, KeySpec: types.DataKeySpecAes256, EncryptionContext: ec})
