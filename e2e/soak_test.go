@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,6 +136,7 @@ func TestSoak(t *testing.T) {
 	}
 	key := make([]byte, 32)
 	copy(key, randomHex(16))
+	noteSecret(key) // the cleanup's log scan looks for it
 	ssec, err := encrypt.NewSSEC(key)
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +193,23 @@ func TestSoak(t *testing.T) {
 	}
 	if rssThird > 0 && float64(rssEnd) > 1.5*float64(rssThird) {
 		t.Errorf("RSS grew from %d MiB at a third of the run to %d MiB at the end (> 50%%)", rssThird>>20, rssEnd>>20)
+	}
+	// After the whole mixed load, the metrics hold no secret either.
+	resp, err := http.Get("http://" + h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{h.sk, string(key)} {
+		for _, form := range secretForms(secret) {
+			if strings.Contains(string(body), form) {
+				t.Errorf("a secret (%d bytes) appears in /metrics", len(secret))
+			}
+		}
 	}
 	if strings.Contains(h.log.String(), "WARNING: DATA RACE") {
 		t.Errorf("the race detector reported a data race in the gateway:\n%s", h.log.String())
