@@ -130,10 +130,22 @@ func (c *Core) verifyAccessKeys(ctx context.Context, master []byte) ([]Verificat
 	return bad, rows.Err()
 }
 
-// resealAccessKeys moves every access key secret from old to nm inside
-// RotateMasterKey's transaction.
-func resealAccessKeys(ctx context.Context, tx *sql.Tx, old, nm []byte) error {
-	rows, err := tx.QueryContext(ctx, `SELECT access_key, sealed_secret FROM access_keys`)
+// sealedSecret names a table column of secrets sealed under the master key
+// with the row's id as AAD: the access keys' secrets and the external key
+// stores' credentials. RotateMasterKey re-seals them all the same way.
+type sealedSecret struct {
+	table, idColumn, sealedColumn, purpose, what string
+}
+
+var sealedSecrets = []sealedSecret{
+	{"access_keys", "access_key", "sealed_secret", purposeAccessSecret, "access key"},
+	{"custom_key_stores", "id", "sealed_credential", purposeXksCredential, "custom key store credential"},
+}
+
+// reseal moves every secret of col from old to nm inside RotateMasterKey's
+// transaction. Table and column names are constants of this package.
+func (col sealedSecret) reseal(ctx context.Context, tx *sql.Tx, old, nm []byte) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+col.idColumn+`, `+col.sealedColumn+` FROM `+col.table)
 	if err != nil {
 		return err
 	}
@@ -152,16 +164,16 @@ func resealAccessKeys(ctx context.Context, tx *sql.Tx, old, nm []byte) error {
 		return err
 	}
 	for id, s := range sealed {
-		m, err := unseal(old, id, 0, purposeAccessSecret, s)
+		m, err := unseal(old, id, 0, col.purpose, s)
 		if err != nil {
-			return fmt.Errorf("access key %s does not unseal: %w", id, err)
+			return fmt.Errorf("%s %s does not unseal: %w", col.what, id, err)
 		}
-		ns, err := seal(nm, id, 0, purposeAccessSecret, m)
+		ns, err := seal(nm, id, 0, col.purpose, m)
 		clear(m)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE access_keys SET sealed_secret = ? WHERE access_key = ?`, ns, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+col.table+` SET `+col.sealedColumn+` = ? WHERE `+col.idColumn+` = ?`, ns, id); err != nil {
 			return err
 		}
 	}
@@ -213,11 +225,10 @@ func (c *Core) RotateMasterKey(ctx context.Context, newMaster []byte) error {
 				return err
 			}
 		}
-		if err := resealAccessKeys(ctx, tx, old, nm); err != nil {
-			return err
-		}
-		if err := resealKeyStoreCredentials(ctx, tx, old, nm); err != nil { // xks.go
-			return err
+		for _, col := range sealedSecrets {
+			if err := col.reseal(ctx, tx, old, nm); err != nil {
+				return err
+			}
 		}
 		check := make([]byte, 32)
 		if _, err := rand.Read(check); err != nil {

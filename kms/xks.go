@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -268,42 +267,4 @@ func (c *Core) verifyKeyStoreCredentials(ctx context.Context, master []byte) ([]
 		clear(m)
 	}
 	return bad, rows.Err()
-}
-
-// resealKeyStoreCredentials moves every store credential from old to nm
-// inside RotateMasterKey's transaction.
-func resealKeyStoreCredentials(ctx context.Context, tx *sql.Tx, old, nm []byte) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, sealed_credential FROM custom_key_stores`)
-	if err != nil {
-		return err
-	}
-	sealed := map[string][]byte{}
-	for rows.Next() {
-		var id string
-		var s []byte
-		if err := rows.Scan(&id, &s); err != nil {
-			rows.Close()
-			return err
-		}
-		sealed[id] = s
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for id, s := range sealed {
-		m, err := unseal(old, id, 0, purposeXksCredential, s)
-		if err != nil {
-			return fmt.Errorf("custom key store %s credential does not unseal: %w", id, err)
-		}
-		ns, err := seal(nm, id, 0, purposeXksCredential, m)
-		clear(m)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE custom_key_stores SET sealed_credential = ? WHERE id = ?`, ns, id); err != nil {
-			return err
-		}
-	}
-	return nil
 }
