@@ -70,6 +70,12 @@ func remoteErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	// The SDK checks required parameters before sending; a missing one is
+	// the caller's mistake, as the server's ValidationException would be.
+	var invalid smithy.InvalidParamsError
+	if errors.As(err, &invalid) {
+		return fmt.Errorf("%w: %v", ErrValidation, err)
+	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		if s := errorFromType(apiErr.ErrorCode()); s != nil {
@@ -96,13 +102,45 @@ func remoteMetadata(m *types.KeyMetadata) KeyMetadata {
 	if m.PendingDeletionWindowInDays != nil {
 		out.PendingDeletionWindowInDays = int(*m.PendingDeletionWindowInDays)
 	}
+	out.Origin = string(m.Origin)
+	out.CustomKeyStoreID = aws.ToString(m.CustomKeyStoreId)
+	if m.XksKeyConfiguration != nil {
+		out.XksKeyID = aws.ToString(m.XksKeyConfiguration.Id)
+	}
+	out.ValidTo = aws.ToTime(m.ValidTo)
+	if mr := m.MultiRegionConfiguration; mr != nil {
+		out.MultiRegion = string(mr.MultiRegionKeyType)
+		if mr.PrimaryKey != nil {
+			out.PrimaryRegion = aws.ToString(mr.PrimaryKey.Region)
+		}
+		for _, r := range mr.ReplicaKeys {
+			out.ReplicaRegions = append(out.ReplicaRegions, aws.ToString(r.Region))
+		}
+	}
 	return out
 }
 
 func (r *Remote) CreateKey(ctx context.Context, in CreateKeyInput) (KeyMetadata, error) {
-	req := &awskms.CreateKeyInput{}
+	req := &awskms.CreateKeyInput{
+		KeySpec:                        types.KeySpec(in.KeySpec),
+		KeyUsage:                       types.KeyUsageType(in.KeyUsage),
+		Origin:                         types.OriginType(in.Origin),
+		BypassPolicyLockoutSafetyCheck: in.BypassPolicyLockoutSafetyCheck,
+	}
 	if in.Description != "" {
 		req.Description = aws.String(in.Description)
+	}
+	if in.Policy != "" {
+		req.Policy = aws.String(in.Policy)
+	}
+	if in.MultiRegion {
+		req.MultiRegion = aws.Bool(true)
+	}
+	if in.CustomKeyStoreID != "" {
+		req.CustomKeyStoreId = aws.String(in.CustomKeyStoreID)
+	}
+	if in.XksKeyID != "" {
+		req.XksKeyId = aws.String(in.XksKeyID)
 	}
 	for k, v := range in.Tags {
 		req.Tags = append(req.Tags, types.Tag{TagKey: aws.String(k), TagValue: aws.String(v)})

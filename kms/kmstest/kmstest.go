@@ -19,7 +19,9 @@ type Admin interface {
 	EnableKey(ctx context.Context, keyID string) error
 }
 
-// Run runs the suite. newService returns a fresh service per test.
+// Run runs the suite. newService returns a fresh service per test. The
+// cases of the optional interfaces (interfaces.go) skip when the service
+// lacks one; call RequireAll for a backend that must have them all.
 func Run(t *testing.T, newService func(t *testing.T) kms.Service) {
 	t.Run("CreateThenDescribeByIDAndARN", func(t *testing.T) {
 		s := newService(t)
@@ -205,6 +207,11 @@ func Run(t *testing.T, newService func(t *testing.T) kms.Service) {
 		_, err = s.GenerateDataKey(ctx, kms.GenerateDataKeyInput{KeyID: md.KeyID, KeySpec: "AES_256", NumberOfBytes: 32})
 		wantErr(t, err, kms.ErrValidation)
 	})
+
+	// Issue 11's operations, through the optional interfaces
+	// (interfaces.go); skipped for a service without them.
+	runAsymmetric(t, newService)
+	runAdmin(t, newService)
 }
 
 func createKey(t *testing.T, s kms.Service, desc string) kms.KeyMetadata {
