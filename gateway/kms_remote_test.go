@@ -65,7 +65,9 @@ func newRemoteKMS(t testing.TB, url, accessKey, secretKey string) *kms.Remote {
 // with kms.Remote against a gateway, i.e. with real SigV4 for service kms.
 func TestRemoteKMSThroughGatewayConformance(t *testing.T) {
 	kmstest.Run(t, func(t *testing.T) kms.Service {
-		return newRemoteKMS(t, newKMSGateway(t).URL, testAccessKey, testSecretKey)
+		r := newRemoteKMS(t, newKMSGateway(t).URL, testAccessKey, testSecretKey)
+		kmstest.RequireAll(t, r)
+		return r
 	})
 }
 
