@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -25,50 +24,6 @@ const (
 	maxGrantTokens         = 10
 	maxConstraintPairs     = 8
 	grantTokenPrefix       = "gt1"
-)
-
-// grantOpsFitKey refuses grant operations the key can't perform, as AWS
-// does: Sign on a symmetric key, Decrypt on an HMAC key, and so on.
-func grantOpsFitKey(k keyRecord, ops []string) error {
-	var fit map[string]bool
-	switch {
-	case k.keyUsage == "SIGN_VERIFY":
-		fit = map[string]bool{"Sign": true, "Verify": true, "GetPublicKey": true}
-	case k.keyUsage == "GENERATE_VERIFY_MAC":
-		fit = map[string]bool{"GenerateMac": true, "VerifyMac": true}
-	case k.keySpec != "SYMMETRIC_DEFAULT": // RSA for encryption
-		fit = map[string]bool{"Encrypt": true, "Decrypt": true, "GetPublicKey": true, "ReEncryptFrom": true, "ReEncryptTo": true}
-	default:
-		fit = map[string]bool{"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
-			"ReEncryptFrom": true, "ReEncryptTo": true, "GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true}
-	}
-	for _, op := range ops {
-		if !fit[op] && op != "CreateGrant" && op != "RetireGrant" && op != "DescribeKey" {
-			return fmt.Errorf("%w: %s is not a grant operation for a %s %s key", ErrValidation, op, k.keySpec, k.keyUsage)
-		}
-	}
-	return nil
-}
-
-// grantOperations are the operations a grant on a symmetric key may allow;
-// contextOperations are those that take an encryption context, the only
-// ones a constrained grant may list (with CreateGrant and RetireGrant).
-var (
-	grantOperations = map[string]bool{
-		"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
-		"ReEncryptFrom": true, "ReEncryptTo": true, "CreateGrant": true, "RetireGrant": true, "DescribeKey": true,
-		"GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true,
-		// Asymmetric and HMAC keys (issue 11); they take no context.
-		"Sign": true, "Verify": true, "GetPublicKey": true, "GenerateMac": true, "VerifyMac": true,
-	}
-	contextOperations = map[string]bool{
-		"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
-		"ReEncryptFrom": true, "ReEncryptTo": true, "GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true,
-		"CreateGrant": true, "RetireGrant": true,
-	}
-	principalPattern = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:(root|user/[A-Za-z0-9+=,.@_/-]{1,512}|role/[A-Za-z0-9+=,.@_/-]{1,512})$`)
-	grantNamePattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]{1,256}$`)
-	grantIDPattern   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // GrantConstraints limit a grant to requests whose encryption context
@@ -196,103 +151,11 @@ func matchGrant(grants []grantRecord, principal string, r authzRequest) *grantRe
 	return nil
 }
 
-func grantNarrows(parent *grantRecord, child *CreateGrantInput) bool {
-	for _, op := range child.Operations {
-		if !parent.allows(op) {
-			return false
-		}
-	}
-	pc := parent.constraints
-	if pc.empty() {
-		return true
-	}
-	cc := child.Constraints
-	if cc.empty() {
-		return false
-	}
-	if pc.EncryptionContextEquals != nil && !maps.Equal(pc.EncryptionContextEquals, cc.EncryptionContextEquals) {
-		return false
-	}
-	for k, v := range pc.EncryptionContextSubset {
-		inSubset := cc.EncryptionContextSubset != nil && cc.EncryptionContextSubset[k] == v
-		_, hasSubsetKey := cc.EncryptionContextSubset[k]
-		inEquals := cc.EncryptionContextEquals != nil && cc.EncryptionContextEquals[k] == v
-		_, hasEqualsKey := cc.EncryptionContextEquals[k]
-		if !(inSubset && hasSubsetKey) && !(inEquals && hasEqualsKey) {
-			return false
-		}
-	}
-	return true
-}
-
 func (c *Core) maxGrantsPerKey() int {
 	if c.opts.MaxGrantsPerKey > 0 {
 		return c.opts.MaxGrantsPerKey
 	}
 	return defaultMaxGrantsPerKey
-}
-
-func validatePrincipal(field, arn string) error {
-	if !principalPattern.MatchString(arn) {
-		return fmt.Errorf("%w: %s must be an IAM principal ARN", ErrValidation, field)
-	}
-	return nil
-}
-
-// validateGrant checks a CreateGrant request and normalises its operations
-// (sorted, without duplicates).
-func validateGrant(in *CreateGrantInput) error {
-	if err := validatePrincipal("GranteePrincipal", in.GranteePrincipal); err != nil {
-		return err
-	}
-	if in.RetiringPrincipal != "" {
-		if err := validatePrincipal("RetiringPrincipal", in.RetiringPrincipal); err != nil {
-			return err
-		}
-	}
-	if in.Name != "" && !grantNamePattern.MatchString(in.Name) {
-		return fmt.Errorf("%w: Name must match [a-zA-Z0-9:/_-]{1,256}", ErrValidation)
-	}
-	if len(in.Operations) == 0 {
-		return fmt.Errorf("%w: Operations must not be empty", ErrValidation)
-	}
-	for _, op := range in.Operations {
-		if !grantOperations[op] {
-			return fmt.Errorf("%w: %q is not a grant operation for a symmetric encryption key", ErrValidation, op)
-		}
-	}
-	ops := slices.Clone(in.Operations)
-	slices.Sort(ops)
-	in.Operations = slices.Compact(ops)
-	if in.Constraints.empty() {
-		in.Constraints = nil
-		return nil
-	}
-	for _, m := range []map[string]string{in.Constraints.EncryptionContextEquals, in.Constraints.EncryptionContextSubset} {
-		if len(m) > maxConstraintPairs {
-			return fmt.Errorf("%w: a grant constraint has at most %d pairs", ErrValidation, maxConstraintPairs)
-		}
-		if err := validateContext(m); err != nil {
-			return err
-		}
-	}
-	for _, op := range in.Operations {
-		if !contextOperations[op] {
-			return fmt.Errorf("%w: grant constraints are not allowed with the %s operation", ErrValidation, op)
-		}
-	}
-	return nil
-}
-
-func sameGrant(g grantRecord, in CreateGrantInput) bool {
-	if g.grantee != in.GranteePrincipal || g.retiring != in.RetiringPrincipal || !slices.Equal(g.operations, in.Operations) {
-		return false
-	}
-	a, b := g.constraints, in.Constraints
-	if a.empty() || b.empty() {
-		return a.empty() && b.empty()
-	}
-	return maps.Equal(a.EncryptionContextEquals, b.EncryptionContextEquals) && maps.Equal(a.EncryptionContextSubset, b.EncryptionContextSubset)
 }
 
 func newGrantIDAndToken() (id, token string, err error) {
