@@ -183,6 +183,23 @@ func (h *handler) writeError(w http.ResponseWriter, err error) {
 	w.Write(b)
 }
 
+// grantTokens is the GrantTokens parameter, embedded in the request of
+// every operation that takes one.
+type grantTokens struct{ GrantTokens []string }
+
+func (g *grantTokens) tokens() []string { return g.GrantTokens }
+
+type tokenRequest interface{ tokens() []string }
+
+// decodeWithGrantTokens decodes a request that carries GrantTokens and
+// checks them (InvalidGrantTokenException for one that names no grant).
+func decodeWithGrantTokens(ctx context.Context, c *Core, body []byte, v tokenRequest) error {
+	if err := decodeRequest(body, v); err != nil {
+		return err
+	}
+	return c.CheckGrantTokens(ctx, v.tokens())
+}
+
 // decodeRequest decodes a JSON request body; unknown fields are ignored
 // as AWS does, an empty body is an empty request.
 func decodeRequest(body []byte, v any) error {

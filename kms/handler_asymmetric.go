@@ -13,12 +13,9 @@ func opSign(ctx context.Context, c *Core, body []byte) (any, error) {
 		Message          []byte
 		MessageType      string
 		SigningAlgorithm string
-		GrantTokens      []string
+		grantTokens
 	}
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	out, err := c.Sign(ctx, SignInput{KeyID: in.KeyId, Message: in.Message, MessageType: in.MessageType, SigningAlgorithm: in.SigningAlgorithm})
@@ -39,12 +36,9 @@ func opVerify(ctx context.Context, c *Core, body []byte) (any, error) {
 		MessageType      string
 		SigningAlgorithm string
 		Signature        []byte
-		GrantTokens      []string
+		grantTokens
 	}
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	arn, err := c.Verify(ctx, VerifyInput{KeyID: in.KeyId, Message: in.Message, MessageType: in.MessageType,
@@ -61,13 +55,10 @@ func opVerify(ctx context.Context, c *Core, body []byte) (any, error) {
 
 func opGetPublicKey(ctx context.Context, c *Core, body []byte) (any, error) {
 	var in struct {
-		KeyId       string
-		GrantTokens []string
+		KeyId string
+		grantTokens
 	}
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	out, err := c.GetPublicKey(ctx, in.KeyId)
@@ -115,7 +106,7 @@ type dataKeyPairRequest struct {
 	KeyId             string
 	EncryptionContext map[string]string
 	KeyPairSpec       string
-	GrantTokens       []string
+	grantTokens
 }
 
 func opGenerateDataKeyPair(ctx context.Context, c *Core, body []byte) (any, error) {
@@ -128,10 +119,7 @@ func opGenerateDataKeyPairWithoutPlaintext(ctx context.Context, c *Core, body []
 
 func dataKeyPairOp(ctx context.Context, c *Core, body []byte, plaintext bool) (any, error) {
 	var req dataKeyPairRequest
-	if err := decodeRequest(body, &req); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, req.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &req); err != nil {
 		return nil, err
 	}
 	if req.KeyPairSpec == "" {
@@ -160,15 +148,12 @@ type macRequest struct {
 	Message      []byte
 	MacAlgorithm string
 	Mac          []byte
-	GrantTokens  []string
+	grantTokens
 }
 
 func opGenerateMac(ctx context.Context, c *Core, body []byte) (any, error) {
 	var in macRequest
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	out, err := c.GenerateMac(ctx, MacInput{KeyID: in.KeyId, Message: in.Message, MacAlgorithm: in.MacAlgorithm})
@@ -184,10 +169,7 @@ func opGenerateMac(ctx context.Context, c *Core, body []byte) (any, error) {
 
 func opVerifyMac(ctx context.Context, c *Core, body []byte) (any, error) {
 	var in macRequest
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	arn, err := c.VerifyMac(ctx, MacInput{KeyID: in.KeyId, Message: in.Message, MacAlgorithm: in.MacAlgorithm, Mac: in.Mac})

@@ -20,12 +20,9 @@ func opEncrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 		Plaintext           []byte
 		EncryptionContext   map[string]string
 		EncryptionAlgorithm string
-		GrantTokens         []string
+		grantTokens
 	}
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	defer clear(in.Plaintext)
@@ -52,12 +49,9 @@ func opDecrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 		EncryptionContext   map[string]string
 		KeyId               string
 		EncryptionAlgorithm string
-		GrantTokens         []string
+		grantTokens
 	}
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	if IsRSAAlgorithm(in.EncryptionAlgorithm) { // part A: handler_asymmetric.go
@@ -86,12 +80,9 @@ func opReEncrypt(ctx context.Context, c *Core, body []byte) (any, error) {
 		DestinationEncryptionContext   map[string]string
 		SourceEncryptionAlgorithm      string
 		DestinationEncryptionAlgorithm string
-		GrantTokens                    []string
+		grantTokens
 	}
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
@@ -121,7 +112,7 @@ type generateDataKeyRequest struct {
 	EncryptionContext map[string]string
 	NumberOfBytes     *int
 	KeySpec           string
-	GrantTokens       []string
+	grantTokens
 }
 
 func (r generateDataKeyRequest) input() (GenerateDataKeyInput, error) {
@@ -137,10 +128,7 @@ func (r generateDataKeyRequest) input() (GenerateDataKeyInput, error) {
 
 func opGenerateDataKey(ctx context.Context, c *Core, body []byte) (any, error) {
 	var req generateDataKeyRequest
-	if err := decodeRequest(body, &req); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, req.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &req); err != nil {
 		return nil, err
 	}
 	in, err := req.input()
@@ -160,10 +148,7 @@ func opGenerateDataKey(ctx context.Context, c *Core, body []byte) (any, error) {
 
 func opGenerateDataKeyWithoutPlaintext(ctx context.Context, c *Core, body []byte) (any, error) {
 	var req generateDataKeyRequest
-	if err := decodeRequest(body, &req); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, req.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &req); err != nil {
 		return nil, err
 	}
 	in, err := req.input()

@@ -143,13 +143,10 @@ func tagMap(tags []tagJSON) (map[string]string, error) {
 
 func opDescribeKey(ctx context.Context, c *Core, body []byte) (any, error) {
 	var in struct {
-		KeyId       string
-		GrantTokens []string
+		KeyId string
+		grantTokens
 	}
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	if err := c.CheckGrantTokens(ctx, in.GrantTokens); err != nil {
+	if err := decodeWithGrantTokens(ctx, c, body, &in); err != nil {
 		return nil, err
 	}
 	m, err := c.DescribeKey(ctx, in.KeyId)
