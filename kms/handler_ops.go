@@ -28,6 +28,15 @@ func (p pageRequest) limit() (int, error) {
 	return *p.Limit, nil
 }
 
+// decodePage decodes a List* request and checks its Limit.
+func decodePage(body []byte) (in pageRequest, limit int, err error) {
+	if err := decodeRequest(body, &in); err != nil {
+		return in, 0, err
+	}
+	limit, err = in.limit()
+	return in, limit, err
+}
+
 type pageResponse struct {
 	NextMarker string `json:",omitempty"`
 	Truncated  bool
@@ -157,11 +166,7 @@ func opDescribeKey(ctx context.Context, c *Core, body []byte) (any, error) {
 }
 
 func opListKeys(ctx context.Context, c *Core, body []byte) (any, error) {
-	var in pageRequest
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	limit, err := in.limit()
+	in, limit, err := decodePage(body)
 	if err != nil {
 		return nil, err
 	}
@@ -273,11 +278,7 @@ func opDeleteAlias(ctx context.Context, c *Core, body []byte) (any, error) {
 }
 
 func opListAliases(ctx context.Context, c *Core, body []byte) (any, error) {
-	var in pageRequest
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	limit, err := in.limit()
+	in, limit, err := decodePage(body)
 	if err != nil {
 		return nil, err
 	}
@@ -358,11 +359,7 @@ func opRotateKeyOnDemand(ctx context.Context, c *Core, body []byte) (any, error)
 }
 
 func opListKeyRotations(ctx context.Context, c *Core, body []byte) (any, error) {
-	var in pageRequest
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	limit, err := in.limit()
+	in, limit, err := decodePage(body)
 	if err != nil {
 		return nil, err
 	}
@@ -412,11 +409,7 @@ func opUntagResource(ctx context.Context, c *Core, body []byte) (any, error) {
 }
 
 func opListResourceTags(ctx context.Context, c *Core, body []byte) (any, error) {
-	var in pageRequest
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	limit, err := in.limit()
+	in, limit, err := decodePage(body)
 	if err != nil {
 		return nil, err
 	}

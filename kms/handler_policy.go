@@ -34,11 +34,7 @@ func opGetKeyPolicy(ctx context.Context, c *Core, body []byte) (any, error) {
 }
 
 func opListKeyPolicies(ctx context.Context, c *Core, body []byte) (any, error) {
-	var in pageRequest
-	if err := decodeRequest(body, &in); err != nil {
-		return nil, err
-	}
-	limit, err := in.limit()
+	in, limit, err := decodePage(body)
 	if err != nil {
 		return nil, err
 	}
