@@ -3,11 +3,7 @@ package minio_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"sync/atomic"
 	"testing"
 
@@ -63,32 +59,13 @@ func TestCompleteWhoseMetadataCopyIsRefusedIsStillReadableWithFinalMetadata(t *t
 	}
 }
 
-// completeRefusingProxy answers 500 to CompleteMultipartUpload (POST
-// ?uploadId) on key, as a backend failing at the last step would.
+// completeRefusingProxy refuses CompleteMultipartUpload (POST ?uploadId)
+// on key, as a backend failing at the last step would.
 func completeRefusingProxy(t *testing.T, srv *miniotest.Server, bucket, key string) (*minio.Store, *atomic.Int64) {
 	t.Helper()
-	target, err := url.Parse(srv.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	var hits atomic.Int64
-	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/"+bucket+"/"+key && r.URL.Query().Has("uploadId") {
-			hits.Add(1)
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(w, `<Error><Code>InternalError</Code><Message>injected</Message></Error>`)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(p.Close)
-	s, err := minio.New(context.Background(), minio.Config{Endpoint: p.URL, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region, MaxRetries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, &hits
+	return refusingProxy(t, srv, func(r *http.Request) bool {
+		return r.Method == http.MethodPost && r.URL.Path == "/"+bucket+"/"+key && r.URL.Query().Has("uploadId")
+	})
 }
 
 // A failed Complete over an existing object leaves that object as it was,

@@ -58,9 +58,9 @@ func randData(t *testing.T, n int) []byte {
 	return b
 }
 
-// copyRefusingProxy forwards to MinIO but answers 500 to every server-side
-// copy onto dstKey, counting them.
-func copyRefusingProxy(t *testing.T, srv *miniotest.Server, bucket, dstKey string) (*minio.Store, *atomic.Int64) {
+// refusingProxy forwards to MinIO but answers 500 InternalError to every
+// request refuse matches, counting them: a backend failing at one step.
+func refusingProxy(t *testing.T, srv *miniotest.Server, refuse func(*http.Request) bool) (*minio.Store, *atomic.Int64) {
 	t.Helper()
 	target, err := url.Parse(srv.Endpoint)
 	if err != nil {
@@ -69,7 +69,7 @@ func copyRefusingProxy(t *testing.T, srv *miniotest.Server, bucket, dstKey strin
 	rp := httputil.NewSingleHostReverseProxy(target)
 	var hits atomic.Int64
 	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && r.URL.Path == "/"+bucket+"/"+dstKey && r.Header.Get("X-Amz-Copy-Source") != "" {
+		if refuse(r) {
 			hits.Add(1)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusInternalServerError)
@@ -84,6 +84,14 @@ func copyRefusingProxy(t *testing.T, srv *miniotest.Server, bucket, dstKey strin
 		t.Fatal(err)
 	}
 	return s, &hits
+}
+
+// copyRefusingProxy refuses every server-side copy onto dstKey.
+func copyRefusingProxy(t *testing.T, srv *miniotest.Server, bucket, dstKey string) (*minio.Store, *atomic.Int64) {
+	t.Helper()
+	return refusingProxy(t, srv, func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.URL.Path == "/"+bucket+"/"+dstKey && r.Header.Get("X-Amz-Copy-Source") != ""
+	})
 }
 
 func checkObject(t *testing.T, s store.Store, b, key string, data []byte, meta store.Metadata) {
