@@ -223,15 +223,11 @@ func (c *Core) wrapVersions(ctx context.Context, id string, ck *cachedKey, spki 
 // createReplicaKey is the peer side of ReplicateKey, step 1: a replica row
 // without material and a wrapping key for it.
 func (c *Core) createReplicaKey(ctx context.Context, in createReplicaRequest) (out createReplicaResponse, err error) {
-	o, err := c.begin(ctx, "SsegateCreateReplicaKey")
+	o, err := c.beginPeerOp(ctx, "SsegateCreateReplicaKey", in.KeyId)
 	if err != nil {
 		return out, err
 	}
 	defer func() { o.end(err) }()
-	o.key(in.KeyId, 0)
-	if err := c.rootOnly(ctx, o, "kms:SsegateCreateReplicaKey"); err != nil {
-		return out, err
-	}
 	if _, mrk, ok := parseKeyID(in.KeyId); !ok || !mrk {
 		return out, fmt.Errorf("%w: KeyId must be a multi-Region key id", ErrValidation)
 	}
@@ -334,15 +330,11 @@ func setReplicas(ctx context.Context, tx *sql.Tx, id string, regions []string, s
 // importReplicaMaterial is the peer side of ReplicateKey, step 2: unwrap
 // and store every version, then make the replica usable.
 func (c *Core) importReplicaMaterial(ctx context.Context, in importReplicaRequest) (md KeyMetadata, err error) {
-	o, err := c.begin(ctx, "SsegateImportReplicaMaterial")
+	o, err := c.beginPeerOp(ctx, "SsegateImportReplicaMaterial", in.KeyId)
 	if err != nil {
 		return md, err
 	}
 	defer func() { o.end(err) }()
-	o.key(in.KeyId, 0)
-	if err := c.rootOnly(ctx, o, "kms:SsegateImportReplicaMaterial"); err != nil {
-		return md, err
-	}
 	tokenID, err := parseImportToken(in.ImportToken)
 	if err != nil {
 		return md, err
@@ -519,19 +511,31 @@ func (c *Core) takeRole(ctx context.Context, in updatePrimaryRequest) error {
 
 // updatePrimaryRegionPeer is the peer side of UpdatePrimaryRegion.
 func (c *Core) updatePrimaryRegionPeer(ctx context.Context, in updatePrimaryRequest) (err error) {
-	o, err := c.begin(ctx, "SsegateUpdatePrimaryRegion")
+	o, err := c.beginPeerOp(ctx, "SsegateUpdatePrimaryRegion", in.KeyId)
 	if err != nil {
 		return err
 	}
 	defer func() { o.end(err) }()
-	o.key(in.KeyId, 0)
-	if err := c.rootOnly(ctx, o, "kms:SsegateUpdatePrimaryRegion"); err != nil {
-		return err
-	}
 	if _, mrk, ok := parseKeyID(in.KeyId); !ok || !mrk || in.PrimaryRegion == "" {
 		return fmt.Errorf("%w: KeyId must be a multi-Region key id and PrimaryRegion set", ErrValidation)
 	}
 	return c.takeRole(ctx, in)
+}
+
+// beginPeerOp starts one of the private operations another region's
+// ssegate calls (audited under name, about keyID), for the account root
+// only. When it fails, the operation has already been audited.
+func (c *Core) beginPeerOp(ctx context.Context, name, keyID string) (*op, error) {
+	o, err := c.begin(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	o.key(keyID, 0)
+	if err := c.rootOnly(ctx, o, "kms:"+name); err != nil {
+		o.end(err)
+		return nil, err
+	}
+	return o, nil
 }
 
 // rootOnly admits the private peer operations from the account root only:

@@ -161,15 +161,11 @@ func (c *Core) pushReplica(ctx context.Context, id, region string) error {
 // prepareReplicaVersions is the replica side, step 1: a wrapping key and
 // import token for an existing multi-Region key.
 func (c *Core) prepareReplicaVersions(ctx context.Context, in replicaKeyRequest) (out createReplicaResponse, err error) {
-	o, err := c.begin(ctx, "SsegatePrepareReplicaVersions")
+	o, err := c.beginPeerOp(ctx, "SsegatePrepareReplicaVersions", in.KeyId)
 	if err != nil {
 		return out, err
 	}
 	defer func() { o.end(err) }()
-	o.key(in.KeyId, 0)
-	if err := c.rootOnly(ctx, o, "kms:SsegatePrepareReplicaVersions"); err != nil {
-		return out, err
-	}
 	if _, mrk, ok := parseKeyID(in.KeyId); !ok || !mrk {
 		return out, fmt.Errorf("%w: KeyId must be a multi-Region key id", ErrValidation)
 	}
@@ -214,15 +210,11 @@ func (c *Core) prepareReplicaVersions(ctx context.Context, in replicaKeyRequest)
 // sent other bytes under a known version number would make old
 // ciphertexts undecryptable, so that is refused (IncorrectKeyMaterial).
 func (c *Core) addReplicaVersions(ctx context.Context, in addReplicaVersionsRequest) (err error) {
-	o, err := c.begin(ctx, "SsegateAddReplicaVersions")
+	o, err := c.beginPeerOp(ctx, "SsegateAddReplicaVersions", in.KeyId)
 	if err != nil {
 		return err
 	}
 	defer func() { o.end(err) }()
-	o.key(in.KeyId, 0)
-	if err := c.rootOnly(ctx, o, "kms:SsegateAddReplicaVersions"); err != nil {
-		return err
-	}
 	tokenID, err := parseImportToken(in.ImportToken)
 	if err != nil {
 		return err
