@@ -90,6 +90,7 @@ func TestProxyCountsBytesFromBackend(t *testing.T) {
 	if err != nil || !bytes.Equal(got, reply) {
 		t.Fatalf("relayed %d bytes: %v", len(got), err)
 	}
+	p.Settle()
 	if n := p.FromBackend(); n != int64(len(reply)) {
 		t.Errorf("counted %d bytes from the backend, want %d", n, len(reply))
 	}

@@ -197,6 +197,7 @@ func run(ctx context.Context, ph phase, r *row, op string, size int64, conc int,
 			fmt.Printf("# warning: cannot reset VmHWM of pid %d; peaks are cumulative\n", pid)
 		}
 		if r.proxy != nil {
+			r.proxy.Settle()
 			proxy0 = r.proxy.FromBackend()
 		} else if v, err := procRChar(pid); err == nil {
 			rchar0 = v
@@ -255,6 +256,7 @@ func run(ctx context.Context, ph phase, r *row, op string, size int64, conc int,
 		}
 		switch {
 		case proxy0 >= 0:
+			r.proxy.Settle()
 			res.backend = r.proxy.FromBackend() - proxy0
 		case rchar0 >= 0:
 			if v, err := procRChar(pid); err == nil {

@@ -19,7 +19,7 @@ type countingProxy struct {
 	toBackend   atomic.Int64
 	wg          sync.WaitGroup
 	mu          sync.Mutex
-	conns       map[net.Conn]struct{}
+	conns       map[net.Conn]chan struct{} // live client conn -> closed when its relay ends
 }
 
 func startProxy(backendAddr string) (*countingProxy, error) {
@@ -27,7 +27,7 @@ func startProxy(backendAddr string) (*countingProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &countingProxy{ln: ln, backend: backendAddr, conns: map[net.Conn]struct{}{}}
+	p := &countingProxy{ln: ln, backend: backendAddr, conns: map[net.Conn]chan struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -36,7 +36,9 @@ func startProxy(backendAddr string) (*countingProxy, error) {
 // Addr is host:port of the proxy.
 func (p *countingProxy) Addr() string { return p.ln.Addr().String() }
 
-// FromBackend is the number of bytes relayed from MinIO so far.
+// FromBackend is the number of bytes relayed from MinIO so far by relays
+// that have ended or passed a chunk boundary; call Settle first for an
+// exact figure.
 func (p *countingProxy) FromBackend() int64 { return p.fromBackend.Load() }
 
 func (p *countingProxy) accept() {
@@ -51,13 +53,35 @@ func (p *countingProxy) accept() {
 	}
 }
 
-func (p *countingProxy) track(c net.Conn, add bool) {
+func (p *countingProxy) track(c net.Conn) (untrack func()) {
+	ended := make(chan struct{})
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if add {
-		p.conns[c] = struct{}{}
-	} else {
+	p.conns[c] = ended
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
 		delete(p.conns, c)
+		p.mu.Unlock()
+		close(ended)
+	}
+}
+
+// Settle closes every live relay and waits until each has added its last
+// bytes to the counters, so the counters are exact. A splicing relay only
+// counts at chunk boundaries (see relayChunk), so without Settle up to one
+// chunk per kept-alive connection would be missing. Call it only between
+// load phases: the gateway's idle backend connections are closed under it
+// and it dials new ones.
+func (p *countingProxy) Settle() {
+	p.mu.Lock()
+	var ended []chan struct{}
+	for c, e := range p.conns {
+		c.Close()
+		ended = append(ended, e)
+	}
+	p.mu.Unlock()
+	for _, e := range ended {
+		<-e
 	}
 }
 
@@ -69,8 +93,7 @@ func (p *countingProxy) relay(client net.Conn) {
 		return
 	}
 	defer backend.Close()
-	p.track(client, true)
-	defer p.track(client, false)
+	defer p.track(client)()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn, n *atomic.Int64) {
 		// io.CopyN between two TCP connections splices (the bytes never
