@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -223,8 +224,10 @@ func TestConditionalPut(t *testing.T) {
 	}
 }
 
+// Content-MD5 is verified in every SSE mode, including SSE-KMS and SSE-C,
+// whose ETags are not an MD5 (the gateway skips its own MD5 pass there).
 func TestPutWithContentMD5(t *testing.T) {
-	e := newEnv(t, false)
+	e := newEnv(t, true) // TLS: SSE-C needs it
 	e.mkbucket("bkt")
 	good := md5.Sum([]byte("payload"))
 	bad := md5.Sum([]byte("other"))
@@ -238,16 +241,33 @@ func TestPutWithContentMD5(t *testing.T) {
 		{"not base64 is InvalidDigest", "%%%", 400, "InvalidDigest"},
 		{"wrong length is InvalidDigest", base64.StdEncoding.EncodeToString([]byte("short")), 400, "InvalidDigest"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			key := "obj-" + strings.ReplaceAll(tc.name, " ", "-")
-			resp := e.do("PUT", "/bkt/"+key, []byte("payload"), map[string]string{"Content-MD5": tc.md5})
-			wantStatusCode(t, resp, tc.status, tc.code)
-			head := e.do("HEAD", "/bkt/"+key, nil, nil)
-			if exists := head.StatusCode == 200; exists != (tc.status == 200) {
-				t.Fatalf("object exists = %v after status %d", exists, tc.status)
-			}
-		})
+	ck := newCustomerKey(11)
+	modes := []struct {
+		name string
+		hdr  map[string]string
+	}{
+		{"sse-s3", map[string]string{}},
+		{"sse-kms", map[string]string{"x-amz-server-side-encryption": "aws:kms"}},
+		{"sse-c", ck.headers()},
+	}
+	for _, m := range modes {
+		for _, tc := range cases {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				key := m.name + "-obj-" + strings.ReplaceAll(tc.name, " ", "-")
+				h := maps.Clone(m.hdr)
+				h["Content-MD5"] = tc.md5
+				resp := e.do("PUT", "/bkt/"+key, []byte("payload"), h)
+				wantStatusCode(t, resp, tc.status, tc.code)
+				var getHdr map[string]string
+				if m.name == "sse-c" {
+					getHdr = ck.headers()
+				}
+				head := e.do("HEAD", "/bkt/"+key, nil, getHdr)
+				if exists := head.StatusCode == 200; exists != (tc.status == 200) {
+					t.Fatalf("object exists = %v after status %d", exists, tc.status)
+				}
+			})
+		}
 	}
 }
 

@@ -274,6 +274,7 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 	switch {
 	case em.Mode != sse.ModeSSES3:
 		em.ETag = opaqueETag(dek)
+		body.v.SkipMD5() // an opaque ETag: no MD5 unless Content-MD5 is checked
 	case body.wantMD5 != nil:
 		em.ETag = hex.EncodeToString(body.wantMD5)
 	case body.size == 0:

@@ -219,3 +219,42 @@ func BenchmarkVerifierMD5AndCRC32C(b *testing.B) {
 		}
 	}
 }
+
+// SkipMD5 drops only the ETag MD5: a Content-MD5 is still verified, and so
+// is an additional checksum.
+func TestSkipMD5KeepsEveryRequestedCheck(t *testing.T) {
+	body := "sse-kms object body"
+	sum := md5.Sum([]byte(body))
+
+	exp, _ := checksum.FromRequest(http.Header{})
+	v := checksum.NewVerifier(strings.NewReader(body), exp, nil)
+	v.SkipMD5()
+	if err := read(t, v); err != nil {
+		t.Fatal(err)
+	}
+	if v.MD5() != nil {
+		t.Fatalf("MD5 computed after SkipMD5: %x", v.MD5())
+	}
+
+	exp, _ = checksum.FromRequest(http.Header{"Content-Md5": {b64(make([]byte, 16))}})
+	v = checksum.NewVerifier(strings.NewReader(body), exp, nil)
+	v.SkipMD5()
+	if err := read(t, v); !errors.Is(err, checksum.ErrBadDigest) {
+		t.Fatalf("wrong Content-MD5 after SkipMD5: %v, want BadDigest", err)
+	}
+	exp, _ = checksum.FromRequest(http.Header{"Content-Md5": {b64(sum[:])}})
+	v = checksum.NewVerifier(strings.NewReader(body), exp, nil)
+	v.SkipMD5()
+	if err := read(t, v); err != nil || !bytes.Equal(v.MD5(), sum[:]) {
+		t.Fatalf("right Content-MD5 after SkipMD5: %v, MD5 %x", err, v.MD5())
+	}
+
+	h := http.Header{}
+	h.Set(checksum.CRC32C.Header(), be32(0xE3069284))
+	exp, _ = checksum.FromRequest(h)
+	v = checksum.NewVerifier(strings.NewReader("123456789"), exp, nil)
+	v.SkipMD5()
+	if err := read(t, v); !errors.Is(err, checksum.ErrBadDigest) {
+		t.Fatalf("wrong CRC32C after SkipMD5: %v, want BadDigest", err)
+	}
+}
