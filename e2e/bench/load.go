@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -90,8 +91,9 @@ type row struct {
 	getSSE encrypt.ServerSide
 	md5    bool // send Content-MD5 on PUT
 
-	gw    *gatewayProc   // nil for MinIO direct
-	proxy *countingProxy // gateway-on-MinIO only
+	gw       *gatewayProc   // nil for MinIO direct
+	minioPid int            // the MinIO every row uses, directly or behind gw-minio
+	proxy    *countingProxy // gateway-on-MinIO only
 	// clients, when set (-endpoints), spread PUTs and GETs over several
 	// gateways; client is the first of them.
 	clients []*minio.Client
@@ -151,6 +153,9 @@ type result struct {
 	firstErr error
 	peakRSS  int64 // gateway VmHWM during the phase; -1 when not a gateway
 	backend  int64 // bytes the gateway read from its backend; -1 unknown
+	// cpu is the CPU time used during the phase by the gateway, MinIO and
+	// the bench (the clients), in that order; -1 unknown or not involved.
+	cpu [3]time.Duration
 }
 
 func (r *result) mbps() float64 {
@@ -203,6 +208,11 @@ func run(ctx context.Context, ph phase, r *row, op string, size int64, conc int,
 			rchar0 = v
 		}
 	}
+	meter := cpuMeter{pids: [3]int{0, r.minioPid, os.Getpid()}}
+	if r.gw != nil {
+		meter.pids[0] = r.gw.Pid()
+	}
+	cpu0 := meter.read()
 	var (
 		next    atomic.Int64
 		mu      sync.Mutex
@@ -247,6 +257,13 @@ func run(ctx context.Context, ph phase, r *row, op string, size int64, conc int,
 	}
 	wg.Wait()
 	res.elapsed = time.Since(started)
+	cpu1 := meter.read()
+	for i := range res.cpu {
+		res.cpu[i] = -1
+		if cpu0[i] >= 0 && cpu1[i] >= 0 {
+			res.cpu[i] = cpu1[i] - cpu0[i]
+		}
+	}
 	res.ops = int64(len(res.lat))
 	slices.Sort(res.lat)
 	if r.gw != nil {

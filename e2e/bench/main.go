@@ -333,7 +333,7 @@ func setup(ctx context.Context, cfg config) (*env, error) {
 
 // newRow makes a client and a bucket for target/mode.
 func (e *env) newRow(ctx context.Context, target, mode string, maxConns int) (*row, error) {
-	r := &row{target: target, mode: mode, written: map[int64]int64{}, md5: e.md5}
+	r := &row{target: target, mode: mode, written: map[int64]int64{}, md5: e.md5, minioPid: e.minio.Pid()}
 	var err error
 	if r.putSSE, r.getSSE, err = sseFor(mode, e.ssecKey); err != nil {
 		return nil, err

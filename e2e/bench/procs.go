@@ -151,6 +151,47 @@ func procRChar(pid int) (int64, error) {
 	return 0, fmt.Errorf("no rchar in /proc/%d/io", pid)
 }
 
+// procCPU is the CPU time (user + system) the process has used so far,
+// from /proc/<pid>/stat.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it are
+	// plain. utime and stime are fields 14 and 15, in clock ticks.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(u+st) * time.Second / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, which is 100 on every Linux ABI Go supports.
+const clockTicks = 100
+
+// cpuMeter reads the CPU time of the processes involved in one phase:
+// the gateway (if any), MinIO and the bench itself (the clients).
+type cpuMeter struct{ pids [3]int }
+
+func (m cpuMeter) read() (t [3]time.Duration) {
+	for i, pid := range m.pids {
+		t[i] = -1
+		if pid > 0 {
+			if v, err := procCPU(pid); err == nil {
+				t[i] = v
+			}
+		}
+	}
+	return t
+}
+
 // tailBuffer keeps the last max bytes written, for error messages.
 type tailBuffer struct {
 	mu  sync.Mutex

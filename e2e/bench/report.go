@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -84,8 +85,8 @@ func (rs *results) printTable(w io.Writer, title string, rows []*result) {
 	plain, enc := rs.find(op, size, conc, anchorPlain), rs.find(op, size, conc, anchorSSE)
 	fmt.Fprintf(w, "\n#### %s\n\n", title)
 	isRange := op == "range"
-	hdr := "| target/mode | MB/s | ops/s | p50 | p99 | ×minio | ×minio-sse | gw peak RSS |"
-	sep := "|---|---:|---:|---:|---:|---:|---:|---:|"
+	hdr := "| target/mode | MB/s | ops/s | p50 | p99 | ×minio | ×minio-sse | gw peak RSS | CPU/op gw+minio+bench |"
+	sep := "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	if isRange {
 		hdr += " p50 ×minio | backend read/op |"
 		sep += "---:|---:|"
@@ -97,8 +98,8 @@ func (rs *results) printTable(w io.Writer, title string, rows []*result) {
 		if r.bytes > 0 {
 			mbps = fmt.Sprintf("%.1f", r.mbps())
 		}
-		line := fmt.Sprintf("| %s | %s | %.1f | %s | %s | %s | %s | %s |", r.row, mbps, r.opsps(),
-			fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtRatio(ratio(r, plain)), fmtRatio(ratio(r, enc)), fmtBytes(r.peakRSS))
+		line := fmt.Sprintf("| %s | %s | %.1f | %s | %s | %s | %s | %s | %s |", r.row, mbps, r.opsps(),
+			fmtDur(r.pct(0.50)), fmtDur(r.pct(0.99)), fmtRatio(ratio(r, plain)), fmtRatio(ratio(r, enc)), fmtBytes(r.peakRSS), fmtCPU(r))
 		if isRange {
 			lr := 0.0
 			if plain != nil && plain.pct(0.5) > 0 {
@@ -116,6 +117,30 @@ func (rs *results) printTable(w io.Writer, title string, rows []*result) {
 		}
 		fmt.Fprintln(w, line+" "+errs+" |")
 	}
+}
+
+// fmtCPU is the CPU time per operation of the gateway, MinIO and the
+// bench during the phase ("-" for a process not involved), e.g.
+// "12+31+8ms": which process the time of a row goes to.
+func fmtCPU(r *result) string {
+	if r.ops == 0 {
+		return "-"
+	}
+	parts := make([]string, len(r.cpu))
+	for i, c := range r.cpu {
+		parts[i] = "-"
+		if c >= 0 {
+			parts[i] = strconv.FormatFloat(float64(c)/float64(r.ops)/float64(time.Millisecond), 'f', cpuDecimals(float64(c)/float64(r.ops)), 64)
+		}
+	}
+	return strings.Join(parts, "+") + "ms"
+}
+
+func cpuDecimals(perOp float64) int {
+	if perOp < float64(10*time.Millisecond) {
+		return 2
+	}
+	return 0
 }
 
 func oneLine(err error) string {

@@ -181,6 +181,9 @@ func (s *Server) Stop() {
 // Log returns what the server printed so far, for failure messages.
 func (s *Server) Log() string { return s.log.String() }
 
+// Pid is the process id of the server.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // StartMinIO starts a server in t.TempDir() and stops it in t.Cleanup. A
 // missing binary skips the test, or fails it under CI=true.
 func StartMinIO(t testing.TB) *Server {
