@@ -85,6 +85,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		Region:       cfg.Region,
 		BucketLookup: minio.BucketLookupPath,
 		MaxRetries:   cfg.MaxRetries,
+		// Single PUTs then carry a CRC32C of the ciphertext in an
+		// aws-chunked trailer: MinIO verifies it and stores it, which (a)
+		// catches corruption between gateway and backend, and (b) lets the
+		// metadata-completing self-copy (updateMeta) stay metadata-only.
+		// MinIO rewrites every byte on a self-copy of an object without a
+		// checksum, to give the copy the CRC64NVME S3 requires
+		// (TestLatePutWritesTheDataOnce).
+		TrailingHeaders: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("minio: client: %w", err)
