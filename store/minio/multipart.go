@@ -129,7 +129,7 @@ func (s *Store) CreateMultipart(ctx context.Context, bucket, key string, meta st
 	// window in which a crash loses the previous object at key.)
 	final := newSpillID()
 	um := toUserMetadata(store.Metadata{spillField: final})
-	id, err := s.core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{UserMetadata: um})
+	id, err := s.core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{UserMetadata: fullObjectCRC32C(um)})
 	if err != nil {
 		return "", mapErr(err, "minio: create multipart %s/%s", bucket, key)
 	}
@@ -137,7 +137,7 @@ func (s *Store) CreateMultipart(ctx context.Context, bucket, key string, meta st
 		s.core.AbortMultipartUpload(ctx, bucket, key, id)
 		return "", fmt.Errorf("minio: backend upload id %q has unexpected characters", id)
 	}
-	fields := map[string]string{recKey: key, recTime: time.Now().UTC().Format(time.RFC3339Nano), recFinal: final}
+	fields := map[string]string{recKey: key, recTime: time.Now().UTC().Format(time.RFC3339Nano), recFinal: final, recCRC: "1"}
 	if err := s.putRecord(ctx, bucket, id, uploadRecord(id), withFields(fields, meta)); err != nil {
 		s.core.AbortMultipartUpload(context.WithoutCancel(ctx), bucket, key, id)
 		s.removeRecords(context.WithoutCancel(ctx), bucket, id)
@@ -176,7 +176,10 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 		r, size = f, n
 	}
 	tr := &trackingReader{r: r}
-	p, err := s.core.PutObjectPart(ctx, bucket, key, uploadID, part, tr, size, minio.PutObjectPartOptions{DisableContentSha256: true})
+	// Every part carries its CRC32C (see checksum.go); MinIO accepts one on
+	// parts of uploads created without an algorithm too.
+	crc := newCRCTrailer(tr)
+	p, err := s.core.PutObjectPart(ctx, bucket, key, uploadID, part, crc, size, minio.PutObjectPartOptions{DisableContentSha256: true, Trailer: crc.trailer})
 	if err != nil {
 		return store.PartInfo{}, tr.failure(err, size, "minio: upload part %s/%s #%d", bucket, key, part)
 	}
@@ -221,12 +224,18 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) ([]
 	if err := s.checkUpload(bucket, key, uploadID); err != nil {
 		return nil, err
 	}
+	parts, _, err := s.listParts(ctx, bucket, key, uploadID)
+	return parts, err
+}
+
+// listParts is ListParts, plus each listed part's CRC32C by number.
+func (s *Store) listParts(ctx context.Context, bucket, key, uploadID string) ([]store.PartInfo, map[int]string, error) {
 	var backend []minio.ObjectPart
 	marker := 0
 	for {
 		res, err := s.core.ListObjectParts(ctx, bucket, key, uploadID, marker, 1000)
 		if err != nil {
-			return nil, mapErr(err, "minio: list parts %s/%s", bucket, key)
+			return nil, nil, mapErr(err, "minio: list parts %s/%s", bucket, key)
 		}
 		backend = append(backend, res.ObjectParts...)
 		if !res.IsTruncated || res.NextPartNumberMarker <= marker {
@@ -236,9 +245,10 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) ([]
 	}
 	records, err := s.partRecords(ctx, bucket, uploadID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]store.PartInfo, 0, len(backend))
+	crcs := make(map[int]string, len(backend))
 	for _, p := range backend {
 		etag := strings.Trim(p.ETag, `"`)
 		rec, ok := records[p.PartNumber]
@@ -246,9 +256,10 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) ([]
 			continue // record missing or from a racing re-upload: see doc.go
 		}
 		out = append(out, store.PartInfo{Number: p.PartNumber, Size: p.Size, ETag: etag, LastModified: p.LastModified, Meta: splitFields(rec)})
+		crcs[p.PartNumber] = p.ChecksumCRC32C
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
-	return out, nil
+	return out, crcs, nil
 }
 
 // partRecords reads all part records of an upload, one listing page per
@@ -291,7 +302,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID str
 	if err != nil {
 		return store.ObjectInfo{}, err
 	}
-	have, err := s.ListParts(ctx, bucket, key, uploadID)
+	have, crcs, err := s.listParts(ctx, bucket, key, uploadID)
 	if err != nil {
 		return store.ObjectInfo{}, err
 	}
@@ -308,6 +319,11 @@ func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID str
 			return store.ObjectInfo{}, fmt.Errorf("minio: complete: part %d: %w", p.Number, store.ErrInvalidPart)
 		}
 		cps[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
+		if rec[recCRC] != "" {
+			// A FULL_OBJECT CRC32C upload: MinIO combines these into the
+			// object's checksum, and refuses a part without one.
+			cps[i].ChecksumCRC32C = crcs[p.Number]
+		}
 	}
 	if final := rec[recFinal]; final != "" {
 		return s.completeToPointer(ctx, bucket, key, uploadID, final, cps, meta)
