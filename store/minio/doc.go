@@ -12,14 +12,24 @@
 //	.ssegate.sys/mpu/<id>/part-NNNNN   a part's metadata and backend ETag
 //	.ssegate.sys/mpu/<id>/<hex>        a record's spilled fields
 //	.ssegate.sys/meta/<hex>            an object's spilled metadata
-//	.ssegate.sys/tmp/<hex>             body of a late-metadata overwrite
+//	.ssegate.sys/tmp/<hex>             body of a late-metadata overwrite of unknown size
 //
-// Late-metadata overwrites (tmp.go): a Put marked store.WithLateMetadata
-// onto an existing key uploads the body to a temporary object and then
-// server-side copies it onto key with the final metadata, so a failure or
-// a crash never leaves the unfinished object in the previous one's place.
-// A crash can leave the temporary object behind; the first such Put in a
-// bucket after start deletes temporary objects older than 24 hours.
+// Late-metadata overwrites: a Put marked store.WithLateMetadata onto an
+// existing key must never leave the unfinished object in the previous
+// one's place. With a known size (overwrite.go) the body streams into a
+// backend multipart upload to key whose metadata points at an overflow
+// object; the final metadata is written there and the upload completed,
+// which replaces the previous object atomically, then moved inline by a
+// metadata-only self-copy. With an unknown size (tmp.go) the body goes to
+// a temporary object that a server-side copy moves onto key. A crash can
+// leave an incomplete upload (MinIO removes it after 24 hours) or the
+// temporary object behind (the first such Put in a bucket after start
+// deletes temporary objects older than 24 hours).
+//
+// Checksums (checksum.go): every PUT and part carries a CRC32C trailer of
+// the ciphertext, and multipart uploads are FULL_OBJECT CRC32C uploads, so
+// that MinIO does metadata-only self-copies in place instead of rewriting
+// the object.
 //
 // Metadata overflow (spill.go): MinIO refuses more than 2048 bytes of user
 // metadata. Metadata that would not fit is written as JSON to a new hidden

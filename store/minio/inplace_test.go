@@ -136,3 +136,39 @@ func TestMultipartCreatedWithoutChecksumStillCompletes(t *testing.T) {
 	}
 	checkObject(t, s, b, "old", data, store.Metadata{"v": "final"})
 }
+
+// A late-metadata overwrite of a known size goes through a multipart
+// upload to the key (overwrite.go), not a temporary object and a
+// server-side copy: MinIO writes the body once.
+func TestLateOverwriteWritesTheDataOnce(t *testing.T) {
+	srv := miniotest.StartMinIO(t)
+	s, err := minio.New(context.Background(), minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := storetest.NewBucket(t, s)
+	const size = 8 << 20
+	for i, c := range metaCases {
+		t.Run(c.name, func(t *testing.T) {
+			key := fmt.Sprintf("over-%d", i)
+			if _, err := s.Put(context.Background(), b, key, bytes.NewReader(randData(t, 1<<10)), 1<<10, c.old); err != nil {
+				t.Fatal(err)
+			}
+			data := randData(t, size)
+			meta := c.pending.Clone()
+			before := wchar(t, srv)
+			info, err := s.Put(store.WithLateMetadata(context.Background()), b, key, &lateBody{r: bytes.NewReader(data), meta: meta, final: c.final}, size, meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			written := wchar(t, srv) - before
+			checkObject(t, s, b, key, data, c.final)
+			if h, err := s.Head(context.Background(), b, key); err != nil || h.ETag != info.ETag {
+				t.Fatalf("Head ETag %q (%v), Put returned %q", h.ETag, err, info.ETag)
+			}
+			if written > size*3/2 {
+				t.Fatalf("MinIO wrote %.1f MiB for one %d MiB overwrite: the data was written twice", float64(written)/(1<<20), size>>20)
+			}
+		})
+	}
+}

@@ -126,11 +126,24 @@ var metaCases = []struct {
 	{"SpilledToSmall", bigMeta("old"), bigMeta("pending"), store.Metadata{"v": "new"}, 1, 0},
 }
 
-func TestLateOverwriteWhoseFinalCopyIsRefusedKeepsPreviousObject(t *testing.T) {
+// moveRefusingProxy refuses every step that would put a new object onto
+// dstKey: a server-side copy (the temporary-object path, unknown sizes) and
+// a multipart Complete (the upload path, known sizes).
+func moveRefusingProxy(t *testing.T, srv *miniotest.Server, bucket, dstKey string) (*minio.Store, *atomic.Int64) {
+	t.Helper()
+	return refusingProxy(t, srv, func(r *http.Request) bool {
+		onKey := r.URL.Path == "/"+bucket+"/"+dstKey
+		copying := r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != ""
+		completing := r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+		return onKey && (copying || completing)
+	})
+}
+
+func TestLateOverwriteWhoseFinalStepIsRefusedKeepsPreviousObject(t *testing.T) {
 	srv := miniotest.Shared(t)
 	direct := newStore(t)
 	b := storetest.NewBucket(t, direct)
-	s, hits := copyRefusingProxy(t, srv, b, "victim")
+	s, hits := moveRefusingProxy(t, srv, b, "victim")
 	ctx := context.Background()
 	for _, c := range metaCases {
 		for _, size := range []int64{2 << 20, -1} {
@@ -144,7 +157,7 @@ func TestLateOverwriteWhoseFinalCopyIsRefusedKeepsPreviousObject(t *testing.T) {
 				body := &lateBody{r: bytes.NewReader(randData(t, 2<<20)), meta: m, final: c.final}
 				_, err := s.Put(store.WithLateMetadata(ctx), b, "victim", body, size, m)
 				if hits.Load() == before {
-					t.Fatalf("no copy onto the key was sent (err=%v)", err)
+					t.Fatalf("no copy or Complete onto the key was sent (err=%v)", err)
 				}
 				if err == nil {
 					t.Fatal("Put succeeded although moving the body into place was refused")
@@ -155,6 +168,9 @@ func TestLateOverwriteWhoseFinalCopyIsRefusedKeepsPreviousObject(t *testing.T) {
 				}
 				if n := len(hiddenKeys(t, srv, b, ".ssegate.sys/meta/")); n != c.oldSpills {
 					t.Fatalf("%d overflow objects after the failed Put, want %d (the previous object's)", n, c.oldSpills)
+				}
+				for u := range rawClient(t, srv).ListIncompleteUploads(ctx, b, "victim", true) {
+					t.Fatalf("backend upload left after a failed Put: %+v", u)
 				}
 			})
 		}

@@ -62,6 +62,9 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 	// The previous version's overflow object, to remove once replaced.
 	prev, exists := s.current(ctx, bucket, key)
 	if exists && store.LateMetadata(ctx) {
+		if size >= 0 {
+			return s.putViaUpload(ctx, bucket, key, r, size, meta, prev)
+		}
 		return s.putViaTemp(ctx, bucket, key, r, size, meta, prev)
 	}
 	// Written in place. With late metadata this means nothing was at key:

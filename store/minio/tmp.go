@@ -11,7 +11,9 @@ import (
 	"github.com/ssegate/ssegate/store"
 )
 
-// Late-metadata overwrites go through a hidden temporary object.
+// Late-metadata overwrites of unknown size (compressed bodies) go through
+// a hidden temporary object; those of known size go through a multipart
+// upload to key instead (overwrite.go), which writes the body only once.
 //
 // S3 fixes an object's metadata when its body is sent, so a Put whose
 // caller completes the metadata at EOF (store.WithLateMetadata) is two
