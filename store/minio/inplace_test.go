@@ -36,17 +36,25 @@ func wchar(t *testing.T, srv *miniotest.Server) int64 {
 	return 0
 }
 
+// ownServer starts a MinIO for one test, so that no other test's writes
+// show in its wchar, and a Store on it.
+func ownServer(t *testing.T) (*miniotest.Server, *minio.Store) {
+	t.Helper()
+	srv := miniotest.StartMinIO(t)
+	s, err := minio.New(context.Background(), minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, s
+}
+
 // A new object whose metadata is completed at the end of its body (the
 // gateway's ETag) gets that metadata by a self-copy. MinIO does such a copy
 // in place only when the source carries a full-object checksum; otherwise
 // it rewrites every byte (S3 gives copies without a checksum a CRC64NVME,
 // which needs the data). The data must be written once, not twice.
 func TestLatePutWritesTheDataOnce(t *testing.T) {
-	srv := miniotest.StartMinIO(t) // its own server: no other test's writes in wchar
-	s, err := minio.New(context.Background(), minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, s := ownServer(t)
 	b := storetest.NewBucket(t, s)
 	ctx := store.WithLateMetadata(context.Background())
 	const size = 8 << 20
@@ -72,11 +80,7 @@ func TestLatePutWritesTheDataOnce(t *testing.T) {
 // kind of self-copy (completeToPointer); with a composite or no checksum
 // MinIO would rewrite the whole object at Complete, i.e. write it twice.
 func TestMultipartCompleteWritesTheDataOnce(t *testing.T) {
-	srv := miniotest.StartMinIO(t)
-	s, err := minio.New(context.Background(), minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, s := ownServer(t)
 	b := storetest.NewBucket(t, s)
 	ctx := context.Background()
 	const partSize, parts = 5 << 20, 3
@@ -141,11 +145,7 @@ func TestMultipartCreatedWithoutChecksumStillCompletes(t *testing.T) {
 // upload to the key (overwrite.go), not a temporary object and a
 // server-side copy: MinIO writes the body once.
 func TestLateOverwriteWritesTheDataOnce(t *testing.T) {
-	srv := miniotest.StartMinIO(t)
-	s, err := minio.New(context.Background(), minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Region: srv.Region})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, s := ownServer(t)
 	b := storetest.NewBucket(t, s)
 	const size = 8 << 20
 	for i, c := range metaCases {
