@@ -58,7 +58,11 @@ func runMatrix(ctx context.Context, cfg config, rows []*row, rs *results) error 
 		return nil
 	}
 	fmt.Printf("\n### 1 MiB ranged GETs at random offsets of a %s object\n", fmtSize(cfg.rangeObject))
-	fmt.Println("backend read/op: gw-minio counts the bytes MinIO sent to the gateway (HTTP headers included); gw-fs is the rchar delta of the gateway process (file and socket reads)")
+	if cfg.proxy {
+		fmt.Println("backend read/op: gw-minio counts the bytes MinIO sent to the gateway through the relay (HTTP headers included); gw-fs is the rchar delta of the gateway process (file and socket reads)")
+	} else {
+		fmt.Println("backend read/op: the rchar delta of the gateway process (file and socket reads, so the clients' requests too: an upper bound on what it read from its backend)")
+	}
 	for _, r := range rows {
 		// A failed upload is reported by the range phase as NoSuchKey
 		// errors on that row; the other rows still run.
