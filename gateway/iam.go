@@ -183,6 +183,7 @@ func writeIAMError(w http.ResponseWriter, e *iamError, requestID string) {
 
 // serveIAM authenticates an IAM Query API call and runs its action.
 func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	ri := requestInfo(r)
 	tw := &trackingWriter{ResponseWriter: w, status: http.StatusOK}
 	p := iamParams{}
@@ -199,13 +200,18 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 			err = s.iamAction(ctx, tw, p, ri)
 		}
 	}
+	// Error codes are constants of this file, never client input, so the
+	// code label is a bounded set.
+	code := "OK"
 	if err != nil {
 		e, internal := toIAMError(err, p)
 		if internal {
 			s.log.Error("internal error", "op", "iam:"+p.action, "request_id", ri.id, "err", err)
 		}
 		writeIAMError(tw, e, ri.id)
+		code = e.code
 	}
+	s.metrics.observeIAM(iamActionLabel(p.action), code, time.Since(start))
 	// The access line names the action and the user it concerns, never a
 	// parameter value that could be a secret.
 	s.log.Info("access", "request_id", ri.id, "op", "iam:"+p.action, "user", p.Get("UserName"),
@@ -254,6 +260,16 @@ var iamActions = map[string]func(s *Server, ctx context.Context, p iamParams, ri
 	"ListAccessKeys":  (*Server).iamListAccessKeys,
 	"UpdateAccessKey": (*Server).iamUpdateAccessKey,
 	"DeleteAccessKey": (*Server).iamDeleteAccessKey,
+}
+
+// iamActionLabel is the action as a metrics label: one of iamActions or
+// "unknown", so a client sending random Action values (or failing
+// authentication, before the action is read) cannot create new series.
+func iamActionLabel(action string) string {
+	if _, ok := iamActions[action]; ok {
+		return action
+	}
+	return "unknown"
 }
 
 func (s *Server) iamAction(ctx context.Context, w http.ResponseWriter, p iamParams, ri *reqInfo) error {

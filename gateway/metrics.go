@@ -32,6 +32,8 @@ type metrics struct {
 	kmsRequests    *prometheus.CounterVec
 	keyringCache   *prometheus.CounterVec
 	backendErrors  *prometheus.CounterVec
+	iamRequests    *prometheus.CounterVec
+	iamDuration    *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -62,9 +64,19 @@ func newMetrics() *metrics {
 		backendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ssegate_backend_errors_total", Help: "Requests that failed with a backend or internal error: unavailable (backend unreachable) or other (any other internal error).",
 		}, []string{"kind"}),
+		// IAM calls get vectors of their own rather than S3's: their
+		// outcome is an IAM error code, not just a status, and they never
+		// move object bytes.
+		iamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssegate_iam_requests_total", Help: "IAM Query API requests by action (unknown: an action ssegate does not serve, or a request that failed authentication) and IAM error code (OK on success).",
+		}, []string{"action", "code"}),
+		iamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ssegate_iam_request_duration_seconds", Help: "IAM Query API request latency by action.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12), // 1 ms .. ~60 s, as for S3
+		}, []string{"action"}),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.objectsWritten,
-		m.kmsRequests, m.keyringCache, m.backendErrors,
+		m.kmsRequests, m.keyringCache, m.backendErrors, m.iamRequests, m.iamDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -90,6 +102,13 @@ func (m *metrics) observe(op string, status int, bytesIn, bytesOut int64, mode s
 			m.backendErrors.WithLabelValues("other").Inc()
 		}
 	}
+}
+
+// observeIAM records one finished IAM request. action must already be
+// bounded (iamActionLabel) and code an IAM error code or "OK".
+func (m *metrics) observeIAM(action, code string, d time.Duration) {
+	m.iamRequests.WithLabelValues(action, code).Inc()
+	m.iamDuration.WithLabelValues(action).Observe(d.Seconds())
 }
 
 func (m *metrics) keyringLookup(hit bool) {
