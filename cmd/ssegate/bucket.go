@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -90,11 +92,20 @@ func bucketCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := clientTLSConfig(opts.caCert)
+	if err != nil {
+		return err
+	}
+	httpClient := awshttp.NewBuildableClient()
+	if tlsConfig != nil {
+		httpClient = httpClient.WithTransportOptions(func(tr *http.Transport) { tr.TLSClientConfig = tlsConfig })
+	}
 	c := &bucketClient{s3: s3.New(s3.Options{
 		BaseEndpoint: aws.String(opts.endpoint),
 		UsePathStyle: true,
 		Region:       opts.region,
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKey, creds.SecretKey, ""),
+		HTTPClient:   httpClient,
 	})}
 	bucket := pos[0]
 	switch sub {
@@ -129,7 +140,7 @@ func bucketCommand(ctx context.Context, args []string, getenv func(string) strin
 }
 
 type bucketOptions struct {
-	endpoint, region, accountID, dataDir string
+	endpoint, region, accountID, dataDir, caCert string
 }
 
 // bucketFlags are the client flags; each has its SSEGATE_* variable.
@@ -144,6 +155,7 @@ func bucketFlags(out io.Writer) (*flag.FlagSet, *bucketOptions) {
 	str(&o.region, "region", "us-east-1", "the gateway's region")
 	str(&o.accountID, "account-id", "000000000000", "the gateway's account id, for user ARNs")
 	str(&o.dataDir, "data-dir", "./data", "directory holding credentials.json")
+	str(&o.caCert, "ca-cert", "", caCertUsage+"; default: the system's CAs")
 	return fs, o
 }
 

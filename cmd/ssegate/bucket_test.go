@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
+	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -32,6 +37,27 @@ const (
 // user bob, and returns its endpoint.
 func bucketTestGateway(t *testing.T) string {
 	t.Helper()
+	ts := httptest.NewServer(bucketTestHandler(t))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// bucketTestTLSGateway is bucketTestGateway over HTTPS with httptest's
+// self-signed certificate, which it writes to a PEM file for --ca-cert.
+func bucketTestTLSGateway(t *testing.T) (endpoint, caFile string) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(bucketTestHandler(t))
+	// The refused handshakes are the point of the test, not news.
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	caFile = filepath.Join(t.TempDir(), "gateway.crt")
+	writeFile(t, caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}))
+	return ts.URL, caFile
+}
+
+func bucketTestHandler(t *testing.T) http.Handler {
+	t.Helper()
 	st, err := fs.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +74,7 @@ func bucketTestGateway(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return ts.URL
+	return srv
 }
 
 func s3As(endpoint, ak, sk string) *s3.Client {
@@ -241,4 +265,86 @@ func TestBucketCommandRefusesBadArguments(t *testing.T) {
 	if out, err := runBucket(t, env, "help"); err != nil || !strings.Contains(out, "grant BUCKET USER") || !strings.Contains(out, "SSEGATE_ENDPOINT") {
 		t.Fatalf("help: %v\n%s", err, out)
 	}
+}
+
+// TestBucketCommandsVerifyATLSGatewayWithCACert: against a gateway with a
+// self-signed certificate the bucket commands work only when told to trust
+// that certificate; a bad --ca-cert is a usage error (exit 2).
+func TestBucketCommandsVerifyATLSGatewayWithCACert(t *testing.T) {
+	endpoint, caFile := bucketTestTLSGateway(t)
+	other, _ := writeSelfSignedCert(t, t.TempDir(), "other")
+	root := s3.New(s3.Options{BaseEndpoint: aws.String(endpoint), UsePathStyle: true, Region: "us-east-1",
+		HTTPClient:  &http.Client{Transport: &http.Transport{TLSClientConfig: mustClientTLSConfig(t, caFile)}},
+		Credentials: credentials.NewStaticCredentialsProvider(bucketTestRootKey, bucketTestRootSecret, "")})
+	if _, err := root.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"SSEGATE_ENDPOINT": endpoint, "SSEGATE_ACCESS_KEY": bucketTestRootKey, "SSEGATE_SECRET_KEY": bucketTestRootSecret}
+	with := func(k, v string) func(string) string {
+		return func(name string) string {
+			if name == k {
+				return v
+			}
+			return vars[name]
+		}
+	}
+	runExit := func(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"bucket"}, args...), getenv, &out, &errOut)
+		if strings.Contains(out.String()+errOut.String(), bucketTestRootSecret) {
+			t.Fatal("the root secret was printed")
+		}
+		return code, out.String(), errOut.String()
+	}
+	for _, tc := range []struct {
+		name   string
+		getenv func(string) string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"no --ca-cert: unknown authority", with("", ""), []string{"policy", "data"}, 1, "", "certificate signed by unknown authority"},
+		{"another CA: unknown authority", with("", ""), []string{"grant", "data", "bob", "read", "--ca-cert", other}, 1, "", "certificate signed by unknown authority"},
+		{"--ca-cert", with("", ""), []string{"grant", "data", "bob", "read", "--ca-cert", caFile}, 0, "granted bob read", ""},
+		{"SSEGATE_CA_CERT", with("SSEGATE_CA_CERT", caFile), []string{"policy", "data"}, 0, "ssegate-grant-bob", ""},
+		{"--ca-cert wins over SSEGATE_CA_CERT", with("SSEGATE_CA_CERT", other), []string{"revoke", "data", "bob", "--ca-cert", caFile}, 0, "revoked bob", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runExit(t, tc.getenv, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s\nwant %d with %q / %q", code, out, errOut, tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+	for _, tc := range badCAFiles(t, t.TempDir()) {
+		t.Run("bad file: "+tc.name, func(t *testing.T) {
+			code, out, errOut := runExit(t, with("", ""), "grant", "data", "bob", "read", "--ca-cert", tc.file)
+			if code != 2 || !strings.Contains(errOut, "--ca-cert "+tc.file+":") || !strings.Contains(errOut, tc.why) || out != "" {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s\nwant 2 naming the file with %q", code, out, errOut, tc.why)
+			}
+		})
+	}
+	// The refused grants never reached the gateway.
+	if _, err := root.GetBucketPolicy(context.Background(), &s3.GetBucketPolicyInput{Bucket: aws.String("data")}); !isNoSuchBucketPolicy(err) {
+		t.Fatalf("policy after refused grants: %v, want NoSuchBucketPolicy", err)
+	}
+	if out, err := runBucket(t, vars, "help"); err != nil || !strings.Contains(out, "-ca-cert") || !strings.Contains(out, "SSEGATE_CA_CERT") {
+		t.Fatalf("help does not document --ca-cert: %v\n%s", err, out)
+	}
+}
+
+func mustClientTLSConfig(t *testing.T, caFile string) *tls.Config {
+	t.Helper()
+	cfg, err := clientTLSConfig(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func isNoSuchBucketPolicy(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "NoSuchBucketPolicy"
 }

@@ -41,6 +41,9 @@ Flags:
                    https:// when SSEGATE_TLS_CERT is set, or http://127.0.0.1:9900)
   --data-dir DIR   where credentials.json is (env SSEGATE_DATA_DIR, default ./data);
                    SSEGATE_ACCESS_KEY/SSEGATE_SECRET_KEY win over the file
+  --ca-cert FILE   PEM file of the CA certificate(s) to verify an https:// gateway
+                   with, e.g. its self-signed --tls-cert (env SSEGATE_CA_CERT;
+                   default: the system's CAs). Verification is never skipped.
 
 Exit status: 0 success, 1 the gateway refused or failed, 2 usage error.
 `
@@ -67,6 +70,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
 	endpoint := fs.String("endpoint", defaultUserEndpoint(getenv), "gateway URL")
 	dataDir := fs.String("data-dir", orEnv(getenv, "SSEGATE_DATA_DIR", "./data"), "data directory")
+	caCert := fs.String("ca-cert", orEnv(getenv, "SSEGATE_CA_CERT", ""), caCertUsage)
 	var names []string
 	rest := args[1:]
 	for {
@@ -96,7 +100,16 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%w: --endpoint %q is not an http(s) URL", ErrConfig, *endpoint)
 	}
-	c := &iamClient{endpoint: strings.TrimSuffix(u.String(), "/") + "/", creds: creds, http: &http.Client{Timeout: time.Minute}}
+	tlsConfig, err := clientTLSConfig(*caCert)
+	if err != nil {
+		return err
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if tlsConfig != nil {
+		transport.TLSClientConfig = tlsConfig
+	}
+	c := &iamClient{endpoint: strings.TrimSuffix(u.String(), "/") + "/", creds: creds,
+		http: &http.Client{Timeout: time.Minute, Transport: transport}}
 	return run(ctx, c, names, stdout)
 }
 

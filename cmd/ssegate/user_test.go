@@ -20,7 +20,14 @@ import (
 // root credentials generated into dir/credentials.json.
 func startGateway(t *testing.T, dir string) string {
 	t.Helper()
-	cfg, err := parseServeConfig([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, env(), io.Discard)
+	return "http://" + startServe(t, dir)
+}
+
+// startServe runs `ssegate serve --listen 127.0.0.1:0 --data-dir dir
+// args...` in-process and returns the address it listens on.
+func startServe(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cfg, err := parseServeConfig(append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, args...), env(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +43,7 @@ func startGateway(t *testing.T, dir string) string {
 			t.Error("serve did not stop")
 		}
 	})
-	return "http://" + waitForLog(t, &logs, regexp.MustCompile(`msg=ready addr=(\S+)`), done)
+	return waitForLog(t, &logs, regexp.MustCompile(`msg=ready addr=(\S+)`), done)
 }
 
 // runUser runs `ssegate user args...` and returns the exit code and output.
@@ -174,5 +181,54 @@ func TestDefaultUserEndpointFollowsServeEnvironment(t *testing.T) {
 		if got := defaultUserEndpoint(env(tc.env...)); got != tc.want {
 			t.Errorf("env %v: endpoint %q, want %q", tc.env, got, tc.want)
 		}
+	}
+}
+
+// TestUserCommandsVerifyATLSGatewayWithCACert runs the real gateway with a
+// self-signed certificate: the user commands reach it only when told to
+// trust that certificate, and never by skipping verification.
+func TestUserCommandsVerifyATLSGatewayWithCACert(t *testing.T) {
+	dir := t.TempDir()
+	certs := t.TempDir()
+	cert, key := writeSelfSignedCert(t, certs, "gateway")
+	other, _ := writeSelfSignedCert(t, certs, "other")
+	endpoint := "https://" + startServe(t, dir, "--tls-cert", cert, "--tls-key", key)
+	getenv := env("SSEGATE_ENDPOINT", endpoint, "SSEGATE_DATA_DIR", dir)
+
+	for _, tc := range []struct {
+		name   string
+		getenv func(string) string
+		args   []string
+		code   int
+		stdout string // on success
+		stderr string // on failure
+	}{
+		{"no --ca-cert: unknown authority", getenv, []string{"list"}, 1, "", "certificate signed by unknown authority"},
+		{"another CA: unknown authority", getenv, []string{"list", "--ca-cert", other}, 1, "", "certificate signed by unknown authority"},
+		{"--ca-cert", getenv, []string{"create", "carol", "--ca-cert", cert}, 0, "Created user carol", ""},
+		{"SSEGATE_CA_CERT", env("SSEGATE_ENDPOINT", endpoint, "SSEGATE_DATA_DIR", dir, "SSEGATE_CA_CERT", cert), []string{"list"}, 0, "user/carol", ""},
+		{"--ca-cert wins over SSEGATE_CA_CERT", env("SSEGATE_ENDPOINT", endpoint, "SSEGATE_DATA_DIR", dir, "SSEGATE_CA_CERT", other), []string{"list", "--ca-cert", cert}, 0, "user/carol", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runUser(t, tc.getenv, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s\nwant %d with %q / %q", code, out, errOut, tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+	for _, tc := range badCAFiles(t, t.TempDir()) {
+		t.Run("bad file: "+tc.name, func(t *testing.T) {
+			code, out, errOut := runUser(t, getenv, "create", "dave", "--ca-cert", tc.file)
+			if code != 2 || !strings.Contains(errOut, "--ca-cert "+tc.file+":") || !strings.Contains(errOut, tc.why) || out != "" {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s\nwant 2 naming the file with %q", code, out, errOut, tc.why)
+			}
+		})
+	}
+	// The refused runs never reached the IAM API: dave does not exist.
+	if code, out, errOut := runUser(t, getenv, "list", "--ca-cert", cert); code != 0 || strings.Contains(out, "dave") {
+		t.Fatalf("list = %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runUser(t, getenv, "help"); code != 0 || !strings.Contains(out, "--ca-cert FILE") || !strings.Contains(out, "SSEGATE_CA_CERT") {
+		t.Fatalf("user help = %d, does not document --ca-cert:\n%s", code, out)
 	}
 }
