@@ -37,5 +37,12 @@
 // digest of its bytes (store.ObjectInfo.ETag is opaque).
 //
 // A crash between renaming data and renaming the sidecar leaves an
-// unreferenced o.<gen> file: garbage, never visible as an object.
+// unreferenced o.<gen> file: garbage, never visible as an object. A sweep
+// (sweep.go) removes the data files, of objects and of parts of open
+// uploads, that no sidecar in their directory names and whose inode has
+// not changed (ctime, which a hard link updates, or mtime) for a day, and
+// the plain directories that leaves empty. It runs in the background once
+// per bucket and Store, after the first successful write to the bucket;
+// SweepOrphans runs it on demand. The day of grace is what keeps it from
+// deleting data a writer of this or another process is about to commit.
 package fs

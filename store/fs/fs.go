@@ -32,6 +32,14 @@ type Store struct {
 	// data file is inside, Delete a write lock while removing directories.
 	dirLocks [64]sync.RWMutex
 	bufs     sync.Pool
+
+	// Background orphan sweeps (sweep.go): buckets already swept or being
+	// swept, one sweep at a time, and how old an unreferenced data file
+	// must be to go.
+	swept       sync.Map
+	sweepSem    chan struct{}
+	sweeps      sync.WaitGroup
+	orphanGrace time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -56,7 +64,7 @@ func New(root string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fs: root %q: %w", root, err)
 	}
-	s := &Store{root: abs, tmp: filepath.Join(abs, tmpDir)}
+	s := &Store{root: abs, tmp: filepath.Join(abs, tmpDir), sweepSem: make(chan struct{}, 1), orphanGrace: defaultOrphanGrace}
 	for _, o := range opts {
 		o(s)
 	}

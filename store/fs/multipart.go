@@ -124,6 +124,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 		}
 		return store.PartInfo{}, fmt.Errorf("fs: upload part %d: %w", part, err)
 	}
+	s.sweepOnce(bucket)
 	return partInfo(part, sc), nil
 }
 

@@ -130,6 +130,7 @@ func (s *Store) commit(bucket, bucketDir, key string, sp spooled, meta store.Met
 		os.Remove(filepath.Join(dir, dataName))
 		return store.ObjectInfo{}, err
 	}
+	s.sweepOnce(bucket)
 	return sc.info(), nil
 }
 
