@@ -408,3 +408,56 @@ func pollUntil(t testing.TB, deadline time.Duration, what string, cond func() bo
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A client that stops reading a download must not hold the request (its
+// goroutine, buffer and backend connection) forever: the per-write
+// deadline fails the blocked write and the request ends.
+func TestStalledDownloadIsCutOff(t *testing.T) {
+	h := startHostileGateway(t, "--body-write-timeout", "2s")
+	bucket := h.mkbucket(t)
+	// Larger than every socket buffer on the way, so the gateway's writes
+	// block once the client stops reading.
+	const size = 64 << 20
+	if _, err := h.s3.PutObject(context.Background(), bucket, "big", io.LimitReader(zeroReader{}, size), size, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := dialGateway(t, h.gatewayProc)
+	if _, err := c.Write(h.signedHead(t, "GET", "/"+bucket+"/big", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 4096)); err != nil {
+		t.Fatalf("no start of the response: %v", err)
+	}
+	// ...and nothing more. The request's access line is written only when
+	// its handler returns, i.e. when the gateway gave up on the write.
+	want := `"op":"GetObject","bucket":"` + bucket + `","key":"big"`
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		line := accessLine(h.log.String(), want)
+		if line != "" {
+			if !strings.Contains(line, `"aborted":true`) {
+				t.Fatalf("the stalled download ended without being aborted: %s", line)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled download was still running after 60 s (body write timeout 2 s)")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the log
+	}
+	h.roundTrip(t, bucket, "after")
+}
+
+// accessLine is the first access log line of log containing want, or "".
+func accessLine(log, want string) string {
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"msg":"access"`) && strings.Contains(line, want) {
+			return line
+		}
+	}
+	return ""
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

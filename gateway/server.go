@@ -121,8 +121,9 @@ func (s *Server) s3(op string, h handlerFunc) http.HandlerFunc {
 		if err == nil {
 			err = h(tw, r)
 		}
+		abort := false
 		if err != nil {
-			s.writeError(tw, r, op, err)
+			abort = s.writeError(tw, r, op, err)
 		}
 		var bytesIn int64
 		if in != nil {
@@ -137,7 +138,12 @@ func (s *Server) s3(op string, h handlerFunc) http.HandlerFunc {
 		// keys or presigned signatures.
 		s.log.Info("access", "request_id", ri.id, "op", op, "bucket", ri.bucket, "key", ri.key,
 			"status", tw.status, "bytes_in", bytesIn, "bytes_out", tw.n, "duration", d,
-			"sse", mode, "access_key", ri.auth.AccessKey)
+			"sse", mode, "access_key", ri.auth.AccessKey, "aborted", abort)
+		if abort {
+			// After the access line and the metrics, so that an aborted
+			// download is counted and logged like any other request.
+			panic(http.ErrAbortHandler)
+		}
 	}
 }
 
@@ -154,9 +160,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // writeError sends err as an S3 XML error. If the response has already
-// started (a GET whose backend read failed midway), the only honest thing
-// left is to abort the connection so the client sees a truncated body.
-func (s *Server) writeError(w *trackingWriter, r *http.Request, op string, err error) {
+// started (a GET whose backend read failed midway, or whose client stopped
+// reading), the only honest thing left is to abort the connection so the
+// client sees a truncated body: writeError then writes nothing and returns
+// true, and the caller aborts once it has logged the request.
+func (s *Server) writeError(w *trackingWriter, r *http.Request, op string, err error) (abort bool) {
 	api, internal := toAPIError(err)
 	ri := requestInfo(r)
 	if internal {
@@ -165,11 +173,11 @@ func (s *Server) writeError(w *trackingWriter, r *http.Request, op string, err e
 		s.log.Debug("request failed", "op", op, "request_id", ri.id, "code", api.Code, "err", err)
 	}
 	if w.started {
-		panic(http.ErrAbortHandler)
+		return true
 	}
 	if api.Status == http.StatusNotModified {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return false
 	}
 	resource := r.URL.Path
 	body := errorResponse{Code: api.Code, Message: api.Message, Resource: resource, RequestID: ri.id}
@@ -180,9 +188,10 @@ func (s *Server) writeError(w *trackingWriter, r *http.Request, op string, err e
 	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(api.Status)
-		return
+		return false
 	}
 	writeXML(w, api.Status, body)
+	return false
 }
 
 // trackingWriter records whether the status line has been sent, the

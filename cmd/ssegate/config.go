@@ -67,9 +67,12 @@ type Config struct {
 	// client that stalls mid-upload is cut off and nothing is stored.
 	ReadHeaderTimeout time.Duration
 	BodyReadTimeout   time.Duration
-	DefaultSSE        string
-	DefaultKMSKeyID   string
-	Domains           []string
+	// BodyWriteTimeout bounds each wait to hand response bytes to the
+	// client, so a client that stops reading a download is cut off.
+	BodyWriteTimeout time.Duration
+	DefaultSSE       string
+	DefaultKMSKeyID  string
+	Domains          []string
 	// Compress is the --compress value: "" (off), "default" or a
 	// comma-separated list of content types ("text/*,application/json").
 	Compress string
@@ -199,6 +202,8 @@ func configFlags(name string, usageOut io.Writer) (*flag.FlagSet, func(args []st
 		"longest time a client may take to send a request's headers (env "+envName("read-header-timeout")+")")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", time.Minute,
 		"longest wait for more bytes of a request body; a stalled upload is then aborted and nothing is stored (env "+envName("body-read-timeout")+")")
+	fs.DurationVar(&c.BodyWriteTimeout, "body-write-timeout", time.Minute,
+		"longest wait for a client to take more bytes of a response; a download the client stopped reading is then aborted (env "+envName("body-write-timeout")+")")
 	var kf kmsFlags
 	defineKMSFlags(fs, c, &kf)
 	if name == "serve" {
@@ -470,8 +475,8 @@ func (c Config) validate() error {
 		return bad("--data-dir must not be empty")
 	}
 	// Zero would mean "no limit" to net/http: the very hole these close.
-	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 {
-		return bad("--read-header-timeout and --body-read-timeout must be positive")
+	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 || c.BodyWriteTimeout <= 0 {
+		return bad("--read-header-timeout, --body-read-timeout and --body-write-timeout must be positive")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return bad("--tls-cert and --tls-key go together")

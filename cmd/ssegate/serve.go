@@ -86,12 +86,13 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           bodyReadDeadline(a.handler, cfg.BodyReadTimeout),
+		Handler:           bodyWriteDeadline(bodyReadDeadline(a.handler, cfg.BodyReadTimeout), cfg.BodyWriteTimeout),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		// No ReadTimeout or WriteTimeout: uploads and downloads of any
 		// size must be able to take hours. A stalled body is cut off by
-		// bodyReadDeadline instead; headers are bounded by
+		// bodyReadDeadline instead, a client that stops reading its
+		// response by bodyWriteDeadline; headers are bounded by
 		// MaxHeaderBytes (net/http answers 431 above it).
 		MaxHeaderBytes: maxHeaderBytes,
 		IdleTimeout:    2 * time.Minute,
@@ -210,6 +211,47 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// bodyWriteDeadline bounds each wait to hand response bytes to the client.
+// A client that stops reading a download (the response fills the socket
+// buffers and Write blocks) would otherwise hold its goroutine, its pooled
+// buffer and a backend connection forever; with the deadline the write
+// fails after idle, the handler returns and the connection is closed. A
+// slow but steady reader is unaffected: the deadline moves with every
+// write. The deadline is cleared when a request starts (a kept-alive
+// connection must not inherit the previous response's) and set once more
+// when the handler returns, so the final flush is bounded too.
+func bodyWriteDeadline(h http.Handler, idle time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		// Errors (a connection type without deadlines) leave the response
+		// without one, as before.
+		_ = rc.SetWriteDeadline(time.Time{})
+		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, idle: idle}, r)
+		_ = rc.SetWriteDeadline(time.Now().Add(idle))
+	})
+}
+
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.idle))
+	return d.ResponseWriter.Write(p)
+}
+
+// Flush keeps the gateway's own writers (which flush through
+// http.Flusher) working through the wrapper.
+func (d *deadlineWriter) Flush() {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.idle))
+	_ = d.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 func endpointURL(addr net.Addr, useTLS bool) string {
 	scheme := "http"
