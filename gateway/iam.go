@@ -206,15 +206,16 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e, internal := toIAMError(err, p)
 		if internal {
-			s.log.Error("internal error", "op", "iam:"+p.action, "request_id", ri.id, "err", err)
+			s.log.Error("internal error", "op", "iam:"+truncateParam(p.action), "request_id", ri.id, "err", err)
 		}
 		writeIAMError(tw, e, ri.id)
 		code = e.code
 	}
 	s.metrics.observeIAM(iamActionLabel(p.action), code, time.Since(start))
 	// The access line names the action and the user it concerns, never a
-	// parameter value that could be a secret.
-	s.log.Info("access", "request_id", ri.id, "op", "iam:"+p.action, "user", p.Get("UserName"),
+	// parameter value that could be a secret; both are client input, so
+	// they are cut to 64 bytes (a line per request, not 64 KiB of it).
+	s.log.Info("access", "request_id", ri.id, "op", "iam:"+truncateParam(p.action), "user", truncateParam(p.Get("UserName")),
 		"status", tw.status, "access_key", ri.auth.AccessKey)
 }
 

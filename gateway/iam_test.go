@@ -454,3 +454,25 @@ func TestSecretsNeverReachTheGatewayLog(t *testing.T) {
 		}
 	}
 }
+
+// The action and the user name are client input written to the access
+// line: a 10 KiB action or name must not become a 10 KiB log line.
+func TestIAMAccessLineBoundsClientInput(t *testing.T) {
+	e := newIAMEnv(t, true, testRegion)
+	longAction := "Bogus" + strings.Repeat("A", 10<<10)
+	longUser := strings.Repeat("u", 10<<10)
+	if status, _ := e.root("Action", longAction); status != http.StatusBadRequest {
+		t.Fatalf("bogus action: status %d, want 400", status)
+	}
+	if status, _ := e.root("Action", "GetUser", "UserName", longUser); status < 400 {
+		t.Fatalf("GetUser of a 10 KiB name: status %d, want an error", status)
+	}
+	for _, line := range strings.Split(e.log.String(), "\n") {
+		if len(line) > 1024 {
+			t.Fatalf("log line of %d bytes: %.120s…", len(line), line)
+		}
+	}
+	if !strings.Contains(e.log.String(), "op=iam:BogusAAA") {
+		t.Fatal("the access line no longer names the (cut) action")
+	}
+}
