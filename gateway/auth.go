@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ssegate/ssegate/gateway/sigv4"
 	"github.com/ssegate/ssegate/kms"
@@ -80,7 +81,16 @@ type trailerSource interface {
 // hands it to the KMS handler with the caller in the context. Errors use the
 // KMS JSON error shape, not S3 XML.
 func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	ri := requestInfo(r)
+	// Every answer, authentication failures included, is counted by the
+	// target's operation and the __type the response carries; the label
+	// helpers keep both to fixed sets (never key ids, aliases or ARNs).
+	kw := &kmsResponseWriter{ResponseWriter: w}
+	defer func() {
+		s.metrics.observeKMSAPI(kmsOperationLabel(r.Header.Get("X-Amz-Target")), kw.code(), time.Since(start))
+	}()
+	w = kw
 	if err := s.authenticate(r, "kms"); err != nil {
 		typ, status := "UnrecognizedClientException", http.StatusBadRequest
 		switch {
