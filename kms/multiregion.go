@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 )
@@ -41,6 +42,9 @@ type RemotePeer struct {
 	Endpoint  string // e.g. "https://kms-eu.example:9000"
 	AccessKey string // the peer's account root
 	SecretKey string
+	// HTTPClient, when set, makes the calls (a private CA's TLS roots,
+	// say); nil is a client with a one-minute timeout and system roots.
+	HTTPClient *http.Client
 }
 
 // ReplicateKeyInput is ReplicateKey's request.

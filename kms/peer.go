@@ -68,7 +68,11 @@ func (c *Core) peer(region string) (*peerClient, error) {
 	if !ok || p.Endpoint == "" {
 		return nil, fmt.Errorf("%w: no KMS peer is configured for region %s", ErrValidation, region)
 	}
-	return &peerClient{region: region, p: p, http: &http.Client{Timeout: time.Minute}}, nil
+	hc := p.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	return &peerClient{region: region, p: p, http: hc}, nil
 }
 
 func (p *peerClient) createReplica(ctx context.Context, in createReplicaRequest) (out createReplicaResponse, err error) {

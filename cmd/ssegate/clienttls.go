@@ -20,26 +20,33 @@ const caCertUsage = "PEM file of the CA certificate(s) that signed the gateway's
 // the system pool plus these, so --ca-cert pins the operator's private CA.
 // Verification is never switched off; there is deliberately no --insecure.
 func clientTLSConfig(caFile string) (*tls.Config, error) {
+	return tlsConfigTrusting("--ca-cert", caFile)
+}
+
+// tlsConfigTrusting is clientTLSConfig for the CA file of flagName
+// (--ca-cert, --kms-ca-cert), which its errors name.
+func tlsConfigTrusting(flagName, caFile string) (*tls.Config, error) {
 	if caFile == "" {
 		return nil, nil
 	}
-	pool, err := loadCAPool(caFile)
+	pool, err := loadCAPool(flagName, caFile)
 	if err != nil {
 		return nil, err
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
 }
 
-// loadCAPool reads every CERTIFICATE block of a PEM file into a new pool.
+// loadCAPool reads every CERTIFICATE block of the PEM file given to
+// flagName into a new pool; errors name the flag and the file.
 // Unlike x509.CertPool.AppendCertsFromPEM, which skips what it cannot
 // parse, a damaged certificate is an error: a half-read bundle would fail
 // later as a puzzling "unknown authority". Other blocks (a private key in a
 // combined file) are ignored and never quoted. Errors wrap ErrConfig, so
 // the command exits 2.
-func loadCAPool(caFile string) (*x509.CertPool, error) {
+func loadCAPool(flagName, caFile string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --ca-cert %s: cannot read: %v", ErrConfig, caFile, unwrapPathError(err))
+		return nil, fmt.Errorf("%w: %s %s: cannot read: %v", ErrConfig, flagName, caFile, unwrapPathError(err))
 	}
 	pool := x509.NewCertPool()
 	n := 0
@@ -54,13 +61,13 @@ func loadCAPool(caFile string) (*x509.CertPool, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --ca-cert %s: certificate %d is not valid: %v", ErrConfig, caFile, n+1, err)
+			return nil, fmt.Errorf("%w: %s %s: certificate %d is not valid: %v", ErrConfig, flagName, caFile, n+1, err)
 		}
 		pool.AddCert(cert)
 		n++
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: --ca-cert %s: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file", ErrConfig, caFile)
+		return nil, fmt.Errorf("%w: %s %s: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file", ErrConfig, flagName, caFile)
 	}
 	return pool, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,12 @@ type Config struct {
 	SSES3KeyID   string
 	KMSAccessKey string
 	KMSSecretKey string
+	// KMSCACert (--kms-ca-cert) is the PEM file of the only CAs trusted
+	// for the remote KMS and the KMS peers; kmsTransport is the transport verifying
+	// against them, built at parse time so that a bad file is a
+	// configuration error (kmspeers.go). nil: the system roots.
+	KMSCACert    string
+	kmsTransport http.RoundTripper
 	// KMSPeers (--kms-peer) are other ssegates acting as the embedded
 	// KMS's other regions; KMSQuotas (--kms-quota-keys, --kms-rate-*) its
 	// AWS quotas (kmspeers.go).

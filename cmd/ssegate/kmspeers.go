@@ -4,17 +4,20 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ssegate/ssegate/kms"
 )
 
 // Settings of the embedded KMS that only it uses: the peers acting as
 // other regions for multi-Region keys (--kms-peer) and AWS's quotas
-// (--kms-quota-keys, --kms-rate-*).
+// (--kms-quota-keys, --kms-rate-*); and --kms-ca-cert, the CAs that the
+// peers and the remote KMS (--kms-endpoint) are verified against.
 
 // KMSPeer is one --kms-peer: another ssegate acting as the KMS of Region.
 // Its root credentials come from SSEGATE_KMS_PEER_<REGION>_ACCESS_KEY and
@@ -74,6 +77,8 @@ type kmsFlags struct {
 func defineKMSFlags(fs *flag.FlagSet, c *Config, kf *kmsFlags) {
 	fs.Var(&kf.peers, "kms-peer", "`REGION=URL` of another ssegate acting as the KMS of REGION for multi-Region keys; repeatable "+
 		"(env "+peersEnv+", comma-separated); its root credentials from SSEGATE_KMS_PEER_<REGION>_ACCESS_KEY/_SECRET_KEY (region upper case, - as _)")
+	fs.StringVar(&c.KMSCACert, "kms-ca-cert", "", "PEM `FILE` of the CA certificate(s) the remote KMS (--kms-endpoint) and the --kms-peer endpoints are verified against "+
+		"instead of the system roots, e.g. the peer's self-signed --tls-cert (env "+envName("kms-ca-cert")+")")
 	fs.IntVar(&c.KMSQuotas.KeysPerAccount, "kms-quota-keys", 0,
 		"most customer managed keys in the embedded KMS; 0 = AWS default (100000), negative = no limit (env "+envName("kms-quota-keys")+")")
 	rate := func(p *float64, name, class, def string) {
@@ -128,7 +133,33 @@ func finishKMS(c *Config, kf *kmsFlags, lookup func(string) string) error {
 	if len(c.KMSPeers) > 0 && c.KMSEndpoint != "" {
 		return bad("--kms-peer is for the embedded KMS, not with --kms-endpoint")
 	}
+	// Read now, not at the first KMS call: an unreadable or garbage file
+	// is the operator's to fix before the gateway starts (exit 2), not a
+	// run-time "unknown authority" on the first SSE-KMS request.
+	tlsConfig, err := tlsConfigTrusting("--kms-ca-cert", c.KMSCACert)
+	if err != nil {
+		return err
+	}
+	if tlsConfig != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = tlsConfig
+		c.kmsTransport = t
+	}
 	return nil
+}
+
+// peerTimeout bounds one call to a KMS peer, as kms does for its default
+// peer client.
+const peerTimeout = time.Minute
+
+// kmsHTTPClient is the client of the remote KMS (--kms-endpoint): nil, the
+// SDK's default, unless --kms-ca-cert names the CAs to trust. There is
+// deliberately no way to skip verification.
+func (c Config) kmsHTTPClient() *http.Client {
+	if c.kmsTransport == nil {
+		return nil
+	}
+	return &http.Client{Transport: c.kmsTransport}
 }
 
 // kmsPeers maps the peers onto kms.Options.Peers.
@@ -136,9 +167,13 @@ func (c Config) kmsPeers() map[string]kms.RemotePeer {
 	if len(c.KMSPeers) == 0 {
 		return nil
 	}
+	var client *http.Client // nil: kms's default client
+	if c.kmsTransport != nil {
+		client = &http.Client{Transport: c.kmsTransport, Timeout: peerTimeout}
+	}
 	out := make(map[string]kms.RemotePeer, len(c.KMSPeers))
 	for _, p := range c.KMSPeers {
-		out[p.Region] = kms.RemotePeer{Endpoint: p.Endpoint, AccessKey: p.AccessKey, SecretKey: p.SecretKey}
+		out[p.Region] = kms.RemotePeer{Endpoint: p.Endpoint, AccessKey: p.AccessKey, SecretKey: p.SecretKey, HTTPClient: client}
 	}
 	return out
 }

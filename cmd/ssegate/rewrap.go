@@ -87,6 +87,7 @@ func openData(ctx context.Context, cfg Config) (store.Store, kms.Service, func()
 		remote, err := kms.NewRemote(ctx, kms.RemoteConfig{
 			Endpoint: cfg.KMSEndpoint, Region: cfg.Region,
 			AccessKey: cfg.KMSAccessKey, SecretKey: cfg.KMSSecretKey,
+			HTTPClient: cfg.kmsHTTPClient(),
 		})
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("remote KMS: %w", err)

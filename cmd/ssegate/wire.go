@@ -44,6 +44,7 @@ func wire(ctx context.Context, cfg Config, creds rootCredentials, logger *slog.L
 		remote, err := kms.NewRemote(ctx, kms.RemoteConfig{
 			Endpoint: cfg.KMSEndpoint, Region: cfg.Region,
 			AccessKey: cfg.KMSAccessKey, SecretKey: cfg.KMSSecretKey,
+			HTTPClient: cfg.kmsHTTPClient(),
 			ViaService: "s3." + cfg.Region + ".amazonaws.com",
 		})
 		if err != nil {
