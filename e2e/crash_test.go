@@ -207,7 +207,8 @@ func (r *crashRun) verify(c crashClients) {
 		}
 		if got == nil && k.current != nil && r.pendingMultipartOnBackend(ctx, k.name) {
 			// A pending object replaced an acknowledged one. Neither
-			// single-part overwrites (temporary object, issue 9) nor
+			// single-part overwrites (a multipart upload completed with
+			// its final metadata, or a temporary object; issue 9) nor
 			// multipart Completes (the object points at its final
 			// metadata from the start) may leave one behind any more.
 			t.Errorf("%s (%v): acknowledged %v replaced by a pending object after the crash", k.name, k.mode, *k.current)

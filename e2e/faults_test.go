@@ -320,10 +320,12 @@ func (e *faultEnv) wantBrokenGet(t *testing.T, key string, size int) {
 // atomically, so a PUT that fails must leave the previous object readable.
 // On MinIO a single-part SSE-S3 PUT above 1 MiB without Content-MD5 learns
 // its final metadata only at the end of the body, and S3 fixes metadata
-// when the body is sent: the body goes to a hidden temporary object first,
-// and a server-side copy with the final metadata moves it onto the key
-// (store/minio/tmp.go). The proxy fails exactly that copy here; before the
-// fix (issue 9) the key then held a pending object and read as NoSuchKey.
+// when the body is sent: the body streams into a backend multipart upload
+// to the key, completed only once its final metadata is written
+// (store/minio/overwrite.go; bodies of unknown size use a temporary object
+// and a server-side copy, store/minio/tmp.go). The proxy fails exactly that
+// Complete (or copy) here; before the fix (issue 9) the key then held a
+// pending object and read as NoSuchKey.
 func TestFailedOverwriteKeepsPreviousObjectOnMinIO(t *testing.T) {
 	t.Parallel() // each test runs its own gateways; see e2e/doc.go
 	e := startFaultEnv(t)
@@ -332,9 +334,15 @@ func TestFailedOverwriteKeepsPreviousObjectOnMinIO(t *testing.T) {
 	if err := e.put(ctx, "victim", old, nil); err != nil {
 		t.Fatal(err)
 	}
+	// The step that would put the new object in the previous one's place
+	// is refused: the multipart Complete of a late-metadata overwrite (or,
+	// for bodies of unknown size, the copy from the temporary object).
 	e.proxy.Set(&fault{
 		match: func(r *http.Request) bool {
-			return r.Method == http.MethodPut && r.URL.Path == "/"+e.bucket+"/victim" && r.Header.Get("X-Amz-Copy-Source") != ""
+			onKey := r.URL.Path == "/"+e.bucket+"/victim"
+			copying := r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != ""
+			completing := r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+			return onKey && (copying || completing)
 		},
 		status: http.StatusInternalServerError, code: "InternalError",
 	})
@@ -342,7 +350,7 @@ func TestFailedOverwriteKeepsPreviousObjectOnMinIO(t *testing.T) {
 	hits := e.proxy.Hits()
 	e.proxy.Set(nil)
 	if hits == 0 {
-		t.Fatalf("the overwrite sent no copy onto the key (err=%v): the two-step path was not taken", err)
+		t.Fatalf("the overwrite sent no Complete or copy onto the key (err=%v): the two-step path was not taken", err)
 	}
 	if err == nil {
 		t.Fatal("the overwrite was acknowledged although its final metadata was refused")
