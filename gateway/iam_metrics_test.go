@@ -12,23 +12,7 @@ import (
 // series (counter and histogram count lines) as series -> value.
 func (e *iamEnv) scrapeIAM() (body string, series map[string]string) {
 	e.t.Helper()
-	srv, ok := e.ts.Config.Handler.(*Server)
-	if !ok {
-		e.t.Fatalf("test server handler is %T, not *Server", e.ts.Config.Handler)
-	}
-	status, body := adminGet(e.t, srv, "/metrics")
-	if status != 200 {
-		e.t.Fatalf("/metrics status %d", status)
-	}
-	series = map[string]string{}
-	for line := range strings.Lines(body) {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "ssegate_iam_requests_total{") || strings.HasPrefix(line, "ssegate_iam_request_duration_seconds_count{") {
-			name, value, _ := strings.Cut(line, " ")
-			series[name] = value
-		}
-	}
-	return body, series
+	return scrapeSeries(e.t, e.ts, "ssegate_iam_requests_total", "ssegate_iam_request_duration_seconds")
 }
 
 func wantSeries(t *testing.T, got, want map[string]string) {

@@ -53,9 +53,10 @@ func kmsAPICall(t *testing.T, ts *httptest.Server, target, body, secret string, 
 	return resp.StatusCode, e.Type, b
 }
 
-// scrapeKMSAPI returns the /metrics page of ts's gateway and its KMS API
-// series (counter and histogram count lines) as series -> value.
-func scrapeKMSAPI(t *testing.T, ts *httptest.Server) (body string, series map[string]string) {
+// scrapeSeries returns the /metrics page of ts's gateway and the series
+// (counter and histogram count lines) of the given metric families as
+// series -> value: counter is the _total name, histogram the base name.
+func scrapeSeries(t *testing.T, ts *httptest.Server, counter, histogram string) (body string, series map[string]string) {
 	t.Helper()
 	srv, ok := ts.Config.Handler.(*Server)
 	if !ok {
@@ -68,7 +69,7 @@ func scrapeKMSAPI(t *testing.T, ts *httptest.Server) (body string, series map[st
 	series = map[string]string{}
 	for line := range strings.Lines(body) {
 		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "ssegate_kms_api_requests_total{") || strings.HasPrefix(line, "ssegate_kms_api_request_duration_seconds_count{") {
+		if strings.HasPrefix(line, counter+"{") || strings.HasPrefix(line, histogram+"_count{") {
 			name, value, _ := strings.Cut(line, " ")
 			series[name] = value
 		}
@@ -128,7 +129,7 @@ func TestKMSAPIMetricsCountEachOperationByTypeWithoutKeyIDsOrAliases(t *testing.
 		}
 	}
 
-	scrape, got := scrapeKMSAPI(t, ts)
+	scrape, got := scrapeSeries(t, ts, "ssegate_kms_api_requests_total", "ssegate_kms_api_request_duration_seconds")
 	want := map[string]string{
 		`ssegate_kms_api_requests_total{code="OK",operation="CreateKey"}`:                                "1",
 		`ssegate_kms_api_requests_total{code="OK",operation="CreateAlias"}`:                              "1",
