@@ -130,34 +130,18 @@ func (c *Core) GetParametersForImport(ctx context.Context, keyID, algorithm, spe
 	if err != nil {
 		return p, err
 	}
-	priv, err := rsa.GenerateKey(rand.Reader, bits)
+	w, err := newWrappingKey(bits)
 	if err != nil {
-		return p, fmt.Errorf("%w: generate wrapping key", ErrInternal)
+		return p, err
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return p, fmt.Errorf("%w: encode wrapping key", ErrInternal)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return p, fmt.Errorf("%w: encode wrapping key", ErrInternal)
-	}
-	defer clear(der)
-	token := newImportToken()
-	tokenID, _ := parseImportToken(token)
+	defer clear(w.der)
 	validTo := c.now().UTC().Add(importTokenValidity)
 	rec, err := c.mutateKey(ctx, "GetParametersForImport", keyID, func(tx *sql.Tx, k *keyRecord) error {
 		if err := importedKey(k); err != nil {
 			return err
 		}
-		sealed, err := seal(c.master, k.id, 0, purposeWrapKey+":"+tokenID, der)
-		if err != nil {
+		if err := c.storeWrappingKey(ctx, tx, k.id, w, algorithm, spec, validTo); err != nil {
 			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO import_tokens (token, key_id, wrapping_algorithm, wrapping_key_spec, sealed_private, expires) VALUES (?,?,?,?,?,?)`,
-			tokenID, k.id, algorithm, spec, sealed, validTo.UnixNano())
-		if err != nil {
-			return fmt.Errorf("%w: store import token: %v", ErrInternal, err)
 		}
 		// Spent tokens are useless after a day; drop them here rather
 		// than in a sweeper.
@@ -167,7 +151,48 @@ func (c *Core) GetParametersForImport(ctx context.Context, keyID, algorithm, spe
 	if err != nil {
 		return p, err
 	}
-	return ImportParameters{KeyID: c.arn(rec.id), ImportToken: token, PublicKey: pub, ParametersValidTo: validTo}, nil
+	return ImportParameters{KeyID: c.arn(rec.id), ImportToken: w.token, PublicKey: w.public, ParametersValidTo: validTo}, nil
+}
+
+// wrapKeyPair is an RSA key pair that receives key material wrapped with
+// RSA-OAEP (imports and multi-Region replication), and the import token
+// that names it.
+type wrapKeyPair struct {
+	der     []byte // PKCS#8 private key: the caller clears it after storing
+	public  []byte // DER SubjectPublicKeyInfo, returned to the sender
+	token   []byte
+	tokenID string // the import_tokens row key
+}
+
+func newWrappingKey(bits int) (w wrapKeyPair, err error) {
+	priv, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return w, fmt.Errorf("%w: generate wrapping key", ErrInternal)
+	}
+	if w.public, err = x509.MarshalPKIXPublicKey(&priv.PublicKey); err != nil {
+		return w, fmt.Errorf("%w: encode wrapping key", ErrInternal)
+	}
+	if w.der, err = x509.MarshalPKCS8PrivateKey(priv); err != nil {
+		return w, fmt.Errorf("%w: encode wrapping key", ErrInternal)
+	}
+	w.token = newImportToken()
+	w.tokenID, _ = parseImportToken(w.token)
+	return w, nil
+}
+
+// storeWrappingKey seals w's private key under the master key (bound to
+// keyID and the token) and records it for keyID until expires.
+func (c *Core) storeWrappingKey(ctx context.Context, tx *sql.Tx, keyID string, w wrapKeyPair, algorithm, spec string, expires time.Time) error {
+	sealed, err := seal(c.master, keyID, 0, purposeWrapKey+":"+w.tokenID, w.der)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO import_tokens (token, key_id, wrapping_algorithm, wrapping_key_spec, sealed_private, expires) VALUES (?,?,?,?,?,?)`,
+		w.tokenID, keyID, algorithm, spec, sealed, expires.UnixNano())
+	if err != nil {
+		return fmt.Errorf("%w: store import token: %v", ErrInternal, err)
+	}
+	return nil
 }
 
 func oaepHash(algorithm string) (crypto.Hash, error) {
@@ -288,30 +313,9 @@ func (c *Core) ImportKeyMaterial(ctx context.Context, in ImportKeyMaterialInput)
 // unwrapImport finds the import token of key id and decrypts the wrapped
 // material with its private key.
 func (c *Core) unwrapImport(ctx context.Context, tx *sql.Tx, id, tokenID string, wrapped []byte) ([]byte, error) {
-	var keyOf, algorithm string
-	var sealed []byte
-	var expires int64
-	err := tx.QueryRowContext(ctx, `SELECT key_id, wrapping_algorithm, sealed_private, expires FROM import_tokens WHERE token = ?`, tokenID).
-		Scan(&keyOf, &algorithm, &sealed, &expires)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && keyOf != id {
-		// A token of another key is as good as none (AWS answers the same).
-		return nil, fmt.Errorf("%w: import token is not valid for %s", ErrInvalidImportToken, id)
-	}
+	priv, algorithm, err := c.loadWrappingKey(ctx, tx, id, tokenID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read import token: %v", ErrInternal, err)
-	}
-	if !c.now().Before(time.Unix(0, expires)) {
-		return nil, fmt.Errorf("%w: import token expired at %s", ErrExpiredImportToken, time.Unix(0, expires).UTC().Format(time.RFC3339))
-	}
-	der, err := unseal(c.master, id, 0, purposeWrapKey+":"+tokenID, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("%w: wrapping key does not unseal", ErrInternal)
-	}
-	defer clear(der)
-	pk, err := x509.ParsePKCS8PrivateKey(der)
-	priv, ok := pk.(*rsa.PrivateKey)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("%w: wrapping key", ErrInternal)
+		return nil, err
 	}
 	h, err := oaepHash(algorithm)
 	if err != nil {
@@ -328,6 +332,38 @@ func (c *Core) unwrapImport(ctx context.Context, tx *sql.Tx, id, tokenID string,
 		return nil, fmt.Errorf("%w: EncryptedKeyMaterial does not decrypt with the wrapping key of this import token", ErrInvalidCiphertext)
 	}
 	return material, nil
+}
+
+// loadWrappingKey reads the unexpired import token tokenID of key id (as
+// storeWrappingKey recorded it) and returns its private key and wrapping
+// algorithm.
+func (c *Core) loadWrappingKey(ctx context.Context, tx *sql.Tx, id, tokenID string) (*rsa.PrivateKey, string, error) {
+	var keyOf, algorithm string
+	var sealed []byte
+	var expires int64
+	err := tx.QueryRowContext(ctx, `SELECT key_id, wrapping_algorithm, sealed_private, expires FROM import_tokens WHERE token = ?`, tokenID).
+		Scan(&keyOf, &algorithm, &sealed, &expires)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && keyOf != id {
+		// A token of another key is as good as none (AWS answers the same).
+		return nil, "", fmt.Errorf("%w: import token is not valid for %s", ErrInvalidImportToken, id)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: read import token: %v", ErrInternal, err)
+	}
+	if !c.now().Before(time.Unix(0, expires)) {
+		return nil, "", fmt.Errorf("%w: import token expired at %s", ErrExpiredImportToken, time.Unix(0, expires).UTC().Format(time.RFC3339))
+	}
+	der, err := unseal(c.master, id, 0, purposeWrapKey+":"+tokenID, sealed)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: wrapping key does not unseal", ErrInternal)
+	}
+	defer clear(der)
+	pk, err := x509.ParsePKCS8PrivateKey(der)
+	priv, ok := pk.(*rsa.PrivateKey)
+	if err != nil || !ok {
+		return nil, "", fmt.Errorf("%w: wrapping key", ErrInternal)
+	}
+	return priv, algorithm, nil
 }
 
 // storeImported checks material against the key's fingerprint (recording

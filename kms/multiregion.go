@@ -258,21 +258,12 @@ func (c *Core) createReplicaKey(ctx context.Context, in createReplicaRequest) (o
 			return out, err
 		}
 	}
-	priv, err := rsa.GenerateKey(rand.Reader, 3072)
+	w, err := newWrappingKey(3072)
 	if err != nil {
-		return out, fmt.Errorf("%w: generate wrapping key", ErrInternal)
+		return out, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return out, fmt.Errorf("%w: encode wrapping key", ErrInternal)
-	}
-	defer clear(der)
-	out.PublicKey, err = x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return out, fmt.Errorf("%w: encode wrapping key", ErrInternal)
-	}
-	out.ImportToken = newImportToken()
-	tokenID, _ := parseImportToken(out.ImportToken)
+	defer clear(w.der)
+	out.PublicKey, out.ImportToken = w.public, w.token
 	err = c.write(ctx, func(tx *sql.Tx) error {
 		if old, err := getKey(ctx, tx, rec.id); err == nil {
 			// A replication that failed half-way may be retried; a
@@ -300,16 +291,7 @@ func (c *Core) createReplicaKey(ctx context.Context, in createReplicaRequest) (o
 		if err := setReplicas(ctx, tx, rec.id, in.ReplicaRegions, c.opts.Region, in.PrimaryRegion); err != nil {
 			return err
 		}
-		sealed, err := seal(c.master, rec.id, 0, purposeWrapKey+":"+tokenID, der)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO import_tokens (token, key_id, wrapping_algorithm, wrapping_key_spec, sealed_private, expires) VALUES (?,?,?,?,?,?)`,
-			tokenID, rec.id, oaepSHA256, replicaWrapSpec, sealed, c.now().Add(time.Hour).UnixNano())
-		if err != nil {
-			return fmt.Errorf("%w: store import token: %v", ErrInternal, err)
-		}
-		return nil
+		return c.storeWrappingKey(ctx, tx, rec.id, w, oaepSHA256, replicaWrapSpec, c.now().Add(time.Hour))
 	})
 	return out, err
 }
@@ -395,25 +377,9 @@ func (c *Core) importReplicaMaterial(ctx context.Context, in importReplicaReques
 
 // unwrapReplica opens one wrapped version with the replica's import token.
 func (c *Core) unwrapReplica(ctx context.Context, tx *sql.Tx, id, tokenID string, wrapped []byte) ([]byte, error) {
-	var keyOf string
-	var sealed []byte
-	var expires int64
-	err := tx.QueryRowContext(ctx, `SELECT key_id, sealed_private, expires FROM import_tokens WHERE token = ?`, tokenID).Scan(&keyOf, &sealed, &expires)
-	if err != nil || keyOf != id {
-		return nil, fmt.Errorf("%w: import token is not valid for %s", ErrInvalidImportToken, id)
-	}
-	if !c.now().Before(time.Unix(0, expires)) {
-		return nil, fmt.Errorf("%w: replica import token expired", ErrExpiredImportToken)
-	}
-	der, err := unseal(c.master, id, 0, purposeWrapKey+":"+tokenID, sealed)
+	priv, _, err := c.loadWrappingKey(ctx, tx, id, tokenID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: wrapping key does not unseal", ErrInternal)
-	}
-	defer clear(der)
-	pk, err := x509.ParsePKCS8PrivateKey(der)
-	priv, ok := pk.(*rsa.PrivateKey)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("%w: wrapping key", ErrInternal)
+		return nil, err
 	}
 	material, err := rsa.DecryptOAEP(sha256.New(), nil, priv, wrapped, []byte(id))
 	if err != nil || len(material) != importedMaterialSize {

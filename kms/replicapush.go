@@ -2,10 +2,7 @@ package kms
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/subtle"
-	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -176,31 +173,14 @@ func (c *Core) prepareReplicaVersions(ctx context.Context, in replicaKeyRequest)
 	if k.multiRegion == "" || k.state == KeyStateCreating {
 		return out, fmt.Errorf("%w: %s is not a multi-Region key with material", ErrInvalidState, k.id)
 	}
-	priv, err := rsa.GenerateKey(rand.Reader, 3072)
+	w, err := newWrappingKey(3072)
 	if err != nil {
-		return out, fmt.Errorf("%w: generate wrapping key", ErrInternal)
+		return out, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return out, fmt.Errorf("%w: encode wrapping key", ErrInternal)
-	}
-	defer clear(der)
-	if out.PublicKey, err = x509.MarshalPKIXPublicKey(&priv.PublicKey); err != nil {
-		return out, fmt.Errorf("%w: encode wrapping key", ErrInternal)
-	}
-	out.ImportToken = newImportToken()
-	tokenID, _ := parseImportToken(out.ImportToken)
+	defer clear(w.der)
+	out.PublicKey, out.ImportToken = w.public, w.token
 	err = c.write(ctx, func(tx *sql.Tx) error {
-		sealed, err := seal(c.master, k.id, 0, purposeWrapKey+":"+tokenID, der)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO import_tokens (token, key_id, wrapping_algorithm, wrapping_key_spec, sealed_private, expires) VALUES (?,?,?,?,?,?)`,
-			tokenID, k.id, oaepSHA256, replicaWrapSpec, sealed, c.now().Add(time.Hour).UnixNano())
-		if err != nil {
-			return fmt.Errorf("%w: store import token: %v", ErrInternal, err)
-		}
-		return nil
+		return c.storeWrappingKey(ctx, tx, k.id, w, oaepSHA256, replicaWrapSpec, c.now().Add(time.Hour))
 	})
 	return out, err
 }
