@@ -99,47 +99,59 @@ func (c *Core) VerifyAll(ctx context.Context) ([]VerificationFailure, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	badKeys, err := c.verifyAccessKeys(ctx, master)
-	if err != nil {
-		return append(bad, badKeys...), err
+	for _, col := range sealedSecrets {
+		more, err := col.verify(ctx, c.rdb, master)
+		bad = append(bad, more...)
+		if err != nil {
+			return bad, err
+		}
 	}
-	badStores, err := c.verifyKeyStoreCredentials(ctx, master) // xks.go
-	return append(append(bad, badKeys...), badStores...), err
+	return bad, nil
 }
 
-// verifyAccessKeys unseals every access key secret.
-func (c *Core) verifyAccessKeys(ctx context.Context, master []byte) ([]VerificationFailure, error) {
-	rows, err := c.rdb.QueryContext(ctx, `SELECT access_key, sealed_secret FROM access_keys ORDER BY access_key`)
+// sealedSecret names a table column of secrets sealed under the master key
+// with the row's id as AAD: the access keys' secrets and the external key
+// stores' credentials. RotateMasterKey re-seals them all the same way, and
+// VerifyAll checks them all the same way.
+type sealedSecret struct {
+	table, idColumn, sealedColumn, purpose, what string
+	valid                                        func(plain []byte) bool             // a well-formed secret
+	failure                                      func(id string) VerificationFailure // how VerifyAll names a bad row
+}
+
+var sealedSecrets = []sealedSecret{
+	{"access_keys", "access_key", "sealed_secret", purposeAccessSecret, "access key",
+		func(m []byte) bool { return len(m) == accessSecretLen },
+		func(id string) VerificationFailure {
+			return VerificationFailure{KeyID: "access-key/" + id, AccessKey: id}
+		}},
+	{"custom_key_stores", "id", "sealed_credential", purposeXksCredential, "custom key store credential",
+		func(m []byte) bool { _, err := parseXksCredential(m); return err == nil },
+		func(id string) VerificationFailure { return VerificationFailure{KeyID: "custom-key-store/" + id} }},
+}
+
+// verify unseals every secret of col under master and reports the rows
+// that do not unseal or are not well-formed.
+func (col sealedSecret) verify(ctx context.Context, db *sql.DB, master []byte) ([]VerificationFailure, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+col.idColumn+`, `+col.sealedColumn+` FROM `+col.table+` ORDER BY `+col.idColumn)
 	if err != nil {
-		return nil, fmt.Errorf("read access keys: %w", err)
+		return nil, fmt.Errorf("read %ss: %w", col.what, err)
 	}
 	defer rows.Close()
 	var bad []VerificationFailure
 	for rows.Next() {
 		var id string
-		var s []byte
-		if err := rows.Scan(&id, &s); err != nil {
+		var sealed []byte
+		if err := rows.Scan(&id, &sealed); err != nil {
 			return nil, err
 		}
-		m, err := unseal(master, id, 0, purposeAccessSecret, s)
-		if err != nil || len(m) != accessSecretLen {
-			bad = append(bad, VerificationFailure{KeyID: "access-key/" + id, AccessKey: id})
+		m, err := unseal(master, id, 0, col.purpose, sealed)
+		if err != nil || !col.valid(m) {
+			bad = append(bad, col.failure(id))
 		}
 		clear(m)
 	}
 	return bad, rows.Err()
-}
-
-// sealedSecret names a table column of secrets sealed under the master key
-// with the row's id as AAD: the access keys' secrets and the external key
-// stores' credentials. RotateMasterKey re-seals them all the same way.
-type sealedSecret struct {
-	table, idColumn, sealedColumn, purpose, what string
-}
-
-var sealedSecrets = []sealedSecret{
-	{"access_keys", "access_key", "sealed_secret", purposeAccessSecret, "access key"},
-	{"custom_key_stores", "id", "sealed_credential", purposeXksCredential, "custom key store credential"},
 }
 
 // reseal moves every secret of col from old to nm inside RotateMasterKey's

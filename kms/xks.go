@@ -242,29 +242,3 @@ func parseXksCredential(b []byte) (XksCredential, error) {
 	}
 	return XksCredential{AccessKeyID: string(b[3 : 3+n]), Secret: string(b[3+n:])}, nil
 }
-
-// verifyKeyStoreCredentials unseals every store credential (VerifyAll).
-func (c *Core) verifyKeyStoreCredentials(ctx context.Context, master []byte) ([]VerificationFailure, error) {
-	rows, err := c.rdb.QueryContext(ctx, `SELECT id, sealed_credential FROM custom_key_stores ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("read custom key stores: %w", err)
-	}
-	defer rows.Close()
-	var bad []VerificationFailure
-	for rows.Next() {
-		var id string
-		var s []byte
-		if err := rows.Scan(&id, &s); err != nil {
-			return nil, err
-		}
-		m, err := unseal(master, id, 0, purposeXksCredential, s)
-		if err == nil {
-			_, err = parseXksCredential(m)
-		}
-		if err != nil {
-			bad = append(bad, VerificationFailure{KeyID: "custom-key-store/" + id})
-		}
-		clear(m)
-	}
-	return bad, rows.Err()
-}
