@@ -75,21 +75,31 @@ func newMRKID() string {
 
 // replicaRegions lists the regions a multi-Region key is known to be
 // replicated to, sorted.
-func (c *Core) replicaRegions(ctx context.Context, q interface {
+func (c *Core) replicaRegions(ctx context.Context, q rowsQuerier, id string) ([]string, error) {
+	return queryStrings(ctx, q, "replicas", `SELECT region FROM replicas WHERE key_id = ? ORDER BY region`, id)
+}
+
+// rowsQuerier is what *sql.DB and *sql.Tx share for multi-row reads
+// (querier, in keys.go, for single rows).
+type rowsQuerier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, id string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT region FROM replicas WHERE key_id = ? ORDER BY region`, id)
+}
+
+// queryStrings runs a one-column query and returns its values; what names
+// them in errors.
+func queryStrings(ctx context.Context, q rowsQuerier, what, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read replicas: %v", ErrInternal, err)
+		return nil, fmt.Errorf("%w: read %s: %v", ErrInternal, what, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return nil, fmt.Errorf("%w: read replicas: %v", ErrInternal, err)
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("%w: read %s: %v", ErrInternal, what, err)
 		}
-		out = append(out, r)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

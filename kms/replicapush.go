@@ -72,20 +72,11 @@ func (c *Core) markReplicaPushes(ctx context.Context, tx *sql.Tx, id string) err
 // PendingReplicaPushes lists the "key id:region" pairs whose replica has
 // not yet received the key's latest versions, sorted.
 func (c *Core) PendingReplicaPushes(ctx context.Context) ([]string, error) {
-	rows, err := c.rdb.QueryContext(ctx, `SELECT name FROM meta WHERE substr(name, 1, ?) = ? ORDER BY name`, len(replicaPushPrefix), replicaPushPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("%w: read replica pushes: %v", ErrInternal, err)
+	names, err := queryStrings(ctx, c.rdb, "replica pushes", `SELECT name FROM meta WHERE substr(name, 1, ?) = ? ORDER BY name`, len(replicaPushPrefix), replicaPushPrefix)
+	for i, n := range names {
+		names[i] = strings.TrimPrefix(n, replicaPushPrefix)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("%w: read replica pushes: %v", ErrInternal, err)
-		}
-		out = append(out, strings.TrimPrefix(n, replicaPushPrefix))
-	}
-	return out, rows.Err()
+	return names, err
 }
 
 // pushPendingReplicas tries every pending push (of key onlyKey, or of all
