@@ -268,7 +268,7 @@ func (c *Core) insertKey(ctx context.Context, tx *sql.Tx, k keyRecord) error {
 		return nil // ImportKeyMaterial or the primary brings it
 	}
 	if k.initial != nil {
-		return c.storeVersion(ctx, tx, k.id, 1, "", k.initial)
+		return c.insertVersion(ctx, tx, k.id, 1, "", c.now(), k.initial)
 	}
 	return c.addVersion(ctx, tx, k.id, 1, "")
 }
@@ -279,17 +279,8 @@ func (c *Core) addVersion(ctx context.Context, tx *sql.Tx, id string, version ui
 	if _, err := rand.Read(material); err != nil {
 		return fmt.Errorf("%w: random", ErrInternal)
 	}
-	sealed, err := seal(c.master, id, version, purposeKeyMaterial, material)
-	clear(material)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO key_versions (key_id, version, created, rotation_type, sealed) VALUES (?,?,?,?,?)`,
-		id, version, c.now().UnixNano(), rotationType, sealed)
-	if err != nil {
-		return fmt.Errorf("%w: insert key version: %v", ErrInternal, err)
-	}
-	return nil
+	defer clear(material)
+	return c.insertVersion(ctx, tx, id, version, rotationType, c.now(), material)
 }
 
 func unixNano(t time.Time) int64 {

@@ -1,14 +1,12 @@
 package kms
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"database/sql"
 	"errors"
 	"fmt"
 )
@@ -148,20 +146,6 @@ func prepareMaterial(rec *keyRecord) error {
 		return err
 	}
 	rec.initial = m
-	return nil
-}
-
-// storeVersion seals material and inserts it as a key version inside tx.
-func (c *Core) storeVersion(ctx context.Context, tx *sql.Tx, id string, version uint32, rotationType string, material []byte) error {
-	sealed, err := seal(c.master, id, version, purposeKeyMaterial, material)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO key_versions (key_id, version, created, rotation_type, sealed) VALUES (?,?,?,?,?)`,
-		id, version, c.now().UnixNano(), rotationType, sealed)
-	if err != nil {
-		return fmt.Errorf("%w: insert key version: %v", ErrInternal, err)
-	}
 	return nil
 }
 
