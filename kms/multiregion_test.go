@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -235,15 +234,7 @@ func TestResolveIDAcceptsMultiRegionIDs(t *testing.T) {
 
 // TestGoldenBlobV2StillDecrypts pins blob format version 2 (mrk key ids).
 func TestGoldenBlobV2StillDecrypts(t *testing.T) {
-	raw, err := os.ReadFile("testdata/blob-v2.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fields := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		fields[k] = v
-	}
+	fields := readGolden(t, "testdata/blob-v2.txt")
 	material, _ := hex.DecodeString(fields["material"])
 	blob, _ := hex.DecodeString(fields["blob"])
 	h, _, err := parseBlob(blob)

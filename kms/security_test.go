@@ -203,10 +203,10 @@ func TestLoadOrCreateMasterKey(t *testing.T) {
 	}
 }
 
-// TestGoldenBlobStillDecrypts pins blob format version 1: a blob written
-// by an earlier build must keep decrypting.
-func TestGoldenBlobStillDecrypts(t *testing.T) {
-	raw, err := os.ReadFile("testdata/blob-v1.txt")
+// readGolden reads a golden vector file of key=value lines.
+func readGolden(t *testing.T, path string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +215,13 @@ func TestGoldenBlobStillDecrypts(t *testing.T) {
 		k, v, _ := strings.Cut(line, "=")
 		fields[k] = v
 	}
+	return fields
+}
+
+// TestGoldenBlobStillDecrypts pins blob format version 1: a blob written
+// by an earlier build must keep decrypting.
+func TestGoldenBlobStillDecrypts(t *testing.T) {
+	fields := readGolden(t, "testdata/blob-v1.txt")
 	material, _ := hex.DecodeString(fields["material"])
 	blob, _ := hex.DecodeString(fields["blob"])
 	h, _, err := parseBlob(blob)
