@@ -357,34 +357,15 @@ func (s *Store) CompleteMultipart(ctx context.Context, bucket, key, uploadID str
 	return s.Head(ctx, bucket, key)
 }
 
-// completeToPointer completes an upload whose backend metadata points at
-// the overflow object final: it writes the final metadata there first, so
-// the object is readable with its final metadata from the instant it
-// exists. Then, best effort, it moves small metadata inline (saving readers
-// the overflow read) with a self-copy conditional on the ETag just made; if
-// that fails or we crash, the pointer keeps the object fully readable.
+// completeToPointer completes a client upload whose backend metadata
+// points at the overflow object final (commitUpload), then removes the
+// upload's records.
 func (s *Store) completeToPointer(ctx context.Context, bucket, key, uploadID, final string, cps []minio.CompletePart, meta store.Metadata) (store.ObjectInfo, error) {
-	if err := s.writeSpill(ctx, bucket, spillDir, final, meta); err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("minio: complete %s/%s: %w", bucket, key, err)
-	}
 	prev := s.currentSpill(ctx, bucket, key)
-	ui, err := s.core.CompleteMultipartUpload(ctx, bucket, key, uploadID, cps, minio.PutObjectOptions{})
-	if err != nil {
-		// A refusal means no object points at final; any other failure
-		// may have completed, and then final is the object's metadata.
-		if minio.ToErrorResponse(err).Code != "" {
-			s.dropSpill(ctx, bucket, spillDir, final)
-		}
-		return store.ObjectInfo{}, mapErr(err, "minio: complete %s/%s", bucket, key)
-	}
-	if prev != final {
-		s.dropSpill(ctx, bucket, spillDir, prev)
+	if _, _, err := s.commitUpload(ctx, "complete", bucket, key, uploadID, final, prev, cps, meta); err != nil {
+		return store.ObjectInfo{}, err
 	}
 	s.removeRecords(context.WithoutCancel(ctx), bucket, uploadID)
-	if wireSize(toUserMetadata(meta)) <= store.MaxMetadataSize {
-		// updateMeta drops final once the object no longer needs it.
-		_, _ = s.updateMeta(ctx, bucket, key, ui.ETag, final, meta)
-	}
 	return s.Head(ctx, bucket, key)
 }
 

@@ -66,8 +66,29 @@ func (s *Store) putViaUpload(ctx context.Context, bucket, key string, r io.Reade
 		return abort(fmt.Errorf("minio: put %s/%s: %w", bucket, key, err))
 	}
 	m := meta.Clone()
-	if err := s.writeSpill(ctx, bucket, spillDir, final, m); err != nil {
-		return abort(fmt.Errorf("minio: put %s/%s: final metadata: %w", bucket, key, err))
+	ui, etag, err := s.commitUpload(ctx, "put", bucket, key, id, final, prev, cps, m)
+	if err != nil {
+		return abort(err)
+	}
+	mtime := ui.LastModified
+	if mtime.IsZero() {
+		mtime = time.Now().UTC()
+	}
+	return store.ObjectInfo{Key: key, Size: size, ETag: etag, LastModified: mtime, Meta: m}, nil
+}
+
+// commitUpload completes backend upload id of key, whose metadata points at
+// the overflow object final (client multipart uploads and late-metadata
+// overwrites alike). final is written with meta FIRST, so the object exists
+// only with its final metadata; prev, the overflow object of the object it
+// replaces, goes once replaced. Then, best effort, small metadata moves
+// inline with a self-copy conditional on the ETag just made (saving readers
+// the overflow read); if that fails or we crash, the pointer keeps the
+// object fully readable. It returns the completion and the object's ETag
+// after the inline move. op names the caller's operation in errors.
+func (s *Store) commitUpload(ctx context.Context, op, bucket, key, id, final, prev string, cps []minio.CompletePart, meta store.Metadata) (minio.UploadInfo, string, error) {
+	if err := s.writeSpill(ctx, bucket, spillDir, final, meta); err != nil {
+		return minio.UploadInfo{}, "", fmt.Errorf("minio: %s %s/%s: final metadata: %w", op, bucket, key, err)
 	}
 	ui, err := s.core.CompleteMultipartUpload(ctx, bucket, key, id, cps, minio.PutObjectOptions{})
 	if err != nil {
@@ -76,21 +97,17 @@ func (s *Store) putViaUpload(ctx context.Context, bucket, key string, r io.Reade
 		if minio.ToErrorResponse(err).Code != "" {
 			s.dropSpill(ctx, bucket, spillDir, final)
 		}
-		return abort(mapErr(err, "minio: put %s/%s: complete", bucket, key))
+		return minio.UploadInfo{}, "", mapErr(err, "minio: %s %s/%s: complete", op, bucket, key)
 	}
 	if prev != final {
 		s.dropSpill(ctx, bucket, spillDir, prev)
 	}
 	etag := ui.ETag
-	if wireSize(toUserMetadata(m)) <= store.MaxMetadataSize {
+	if wireSize(toUserMetadata(meta)) <= store.MaxMetadataSize {
 		// updateMeta drops final once the object no longer needs it.
-		if e, err := s.updateMeta(ctx, bucket, key, ui.ETag, final, m); err == nil {
+		if e, err := s.updateMeta(ctx, bucket, key, ui.ETag, final, meta); err == nil {
 			etag = e
 		}
 	}
-	mtime := ui.LastModified
-	if mtime.IsZero() {
-		mtime = time.Now().UTC()
-	}
-	return store.ObjectInfo{Key: key, Size: size, ETag: etag, LastModified: mtime, Meta: m}, nil
+	return ui, etag, nil
 }
