@@ -19,5 +19,6 @@
 //	                              # drive gateways already running (docs/scaling.md)
 //
 // Everything listens on 127.0.0.1 only. Each phase is bounded by -duration
-// (and optionally -max-ops). docs/benchmarks.md records results.
+// (and optionally -max-ops) and preceded by -warmup of the same load,
+// unmeasured. docs/benchmarks.md records results.
 package main

@@ -181,9 +181,13 @@ func (r *result) pct(p float64) time.Duration {
 }
 
 // phase bounds one measurement: it runs until duration has passed and at
-// least minOps operations are done, or maxOps (if > 0) are done.
+// least minOps operations are done, or maxOps (if > 0) are done. It is
+// preceded by warmup of the same load, unmeasured: the first requests to a
+// target pay for new connections, cold caches and heap growth, which in a
+// 2 s phase moved a cell by up to 2x between runs.
 type phase struct {
 	duration time.Duration
+	warmup   time.Duration
 	minOps   int64
 	maxOps   int64
 }
@@ -194,6 +198,9 @@ type opFunc func(ctx context.Context, i int64, rng *mrand.Rand) (int64, error)
 // run drives fn with conc workers and measures the row's gateway (peak
 // RSS, backend bytes) around it.
 func run(ctx context.Context, ph phase, r *row, op string, size int64, conc int, fn opFunc) *result {
+	if ph.warmup > 0 {
+		run(ctx, phase{duration: ph.warmup}, r, op, size, conc, fn)
+	}
 	res := &result{op: op, size: size, conc: conc, row: r.label(), peakRSS: -1, backend: -1}
 	var rchar0, proxy0 int64 = -1, -1
 	if r.gw != nil {

@@ -27,6 +27,7 @@ type config struct {
 	sizes       []int64
 	conc        []int // nil: per size (4 KiB: 8, larger: 4)
 	duration    time.Duration
+	warmup      time.Duration
 	maxOps      int64
 	ops         []string
 	targets     []string
@@ -61,6 +62,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&sizes, "sizes", "", "object sizes (default quick 4KiB,1MiB,16MiB; full adds 256MiB)")
 	fs.StringVar(&conc, "c", "", "concurrencies, e.g. 1,4,8 (default quick: 8 for 4KiB, 4 otherwise; full 1,4,8)")
 	fs.DurationVar(&c.duration, "duration", 0, "duration of each phase (default quick 2s, full 5s)")
+	fs.DurationVar(&c.warmup, "warmup", -1, "unmeasured load before each phase, same operation and concurrency (default quick 500ms, full 1s; 0: none)")
 	fs.Int64Var(&c.maxOps, "max-ops", 0, "cap on operations per phase (0: none)")
 	fs.StringVar(&ops, "ops", "put,get,head,list,range", "operations")
 	fs.StringVar(&targets, "targets", "minio,gw-fs,gw-minio", "targets (MinIO direct is always measured as the anchor)")
@@ -68,7 +70,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&minioModes, "minio-modes", "", "SSE modes on the MinIO gateway (default quick sse-s3,sse-c; full all)")
 	fs.StringVar(&rangeObj, "range-object", "", "size of the object read by 1 MiB ranged GETs (default quick 256MiB, full 1GiB)")
 	fs.StringVar(&rangeConc, "range-c", "1", "concurrencies of ranged GETs")
-	fs.DurationVar(&c.cryptoDur, "crypto-duration", time.Second, "duration of each in-process crypto reference measurement")
+	fs.DurationVar(&c.cryptoDur, "crypto-duration", 2*time.Second, "duration of each in-process crypto reference measurement (three interleaved rounds, best of each)")
 	fs.BoolVar(&c.matrix, "matrix", true, "run the throughput matrix (-matrix=false with -memory runs only the memory scenario)")
 	fs.BoolVar(&c.proxy, "proxy", false, "put a byte-counting relay between gw-minio and MinIO: exact backend byte counts, but one more hop on the gw-minio rows (default: direct; backend bytes from the gateway's rchar)")
 	fs.BoolVar(&c.md5, "content-md5", false, "send Content-MD5 on PUT (restic does; aws-cli v2 and minio-go by default do not)")
@@ -105,6 +107,12 @@ func parseFlags(args []string) (config, error) {
 		c.duration = 2 * time.Second
 		if c.full {
 			c.duration = 5 * time.Second
+		}
+	}
+	if c.warmup < 0 {
+		c.warmup = 500 * time.Millisecond
+		if c.full {
+			c.warmup = time.Second
 		}
 	}
 	var err error

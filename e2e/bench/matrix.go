@@ -11,7 +11,7 @@ import (
 // one table each as soon as it is complete.
 func runMatrix(ctx context.Context, cfg config, rows []*row, rs *results) error {
 	p := newPattern()
-	ph := phase{duration: cfg.duration, maxOps: cfg.maxOps}
+	ph := phase{duration: cfg.duration, warmup: cfg.warmup, maxOps: cfg.maxOps}
 	table := func(op string, size int64, conc int, mk func(r *row) opFunc) {
 		var out []*result
 		for _, r := range rows {
@@ -28,7 +28,7 @@ func runMatrix(ctx context.Context, cfg config, rows []*row, rs *results) error 
 		}
 		rs.printTable(os.Stdout, title, out)
 	}
-	fmt.Printf("\n### Throughput (phases of %s; ratios are ops/s against MinIO direct unencrypted and with native SSE-S3)\n", cfg.duration)
+	fmt.Printf("\n### Throughput (phases of %s after %s of unmeasured warm-up; ratios are ops/s against MinIO direct unencrypted and with native SSE-S3)\n", cfg.duration, cfg.warmup)
 	for si, size := range cfg.sizes {
 		for _, conc := range cfg.concFor(size) {
 			if cfg.has("put") || cfg.has("get") || cfg.has("head") || cfg.has("list") {
