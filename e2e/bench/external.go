@@ -21,7 +21,7 @@ func runExternal(ctx context.Context, cfg config) error {
 	if ak == "" || sk == "" {
 		return errors.New("-endpoints needs BENCH_ACCESS_KEY and BENCH_SECRET_KEY")
 	}
-	printMachine()
+	printMachine(false)
 	fmt.Printf("- driving %d running gateway(s): %s; operations alternate between them\n",
 		len(cfg.endpoints), strings.Join(cfg.endpoints, ", "))
 	maxConns := slices.Max(append([]int{8}, cfg.conc...))

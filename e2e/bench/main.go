@@ -39,6 +39,7 @@ type config struct {
 	matrix      bool
 	proxy       bool
 	md5         bool
+	pin         bool
 
 	memory        bool
 	memSize       int64
@@ -73,6 +74,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.cryptoDur, "crypto-duration", 2*time.Second, "duration of each in-process crypto reference measurement (three interleaved rounds, best of each)")
 	fs.BoolVar(&c.matrix, "matrix", true, "run the throughput matrix (-matrix=false with -memory runs only the memory scenario)")
 	fs.BoolVar(&c.proxy, "proxy", false, "put a byte-counting relay between gw-minio and MinIO: exact backend byte counts, but one more hop on the gw-minio rows (default: direct; backend bytes from the gateway's rchar)")
+	fs.BoolVar(&c.pin, "pin", false, "model separate hosts: MinIO on CPU 0, both gateways on CPU 1, the load generator on all (needs 2 or more CPUs)")
 	fs.BoolVar(&c.md5, "content-md5", false, "send Content-MD5 on PUT (restic does; aws-cli v2 and minio-go by default do not)")
 	fs.BoolVar(&c.memory, "memory", false, "run the memory scenario: one large PUT+GET and N concurrent uploads")
 	fs.StringVar(&memSize, "memory-size", "1GiB", "size of the single large object (target: 10GiB)")
@@ -134,6 +136,9 @@ func parseFlags(args []string) (config, error) {
 		if *p.dst, err = parseSize(p.s); err != nil {
 			return c, err
 		}
+	}
+	if c.pin && runtime.NumCPU() < 2 {
+		return c, errors.New("-pin needs at least 2 CPUs")
 	}
 	if c.rangeObject < 1<<20 {
 		return c, errors.New("-range-object must be at least 1MiB")
@@ -231,7 +236,7 @@ func main() {
 	}
 }
 
-func printMachine() {
+func printMachine(pinned bool) {
 	model := "unknown"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -247,7 +252,11 @@ func printMachine() {
 	fmt.Printf("# ssegate side-by-side benchmark, %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("- machine: nproc=%d, CPU %q, %s RAM, Linux %s\n", runtime.NumCPU(), model, fmtBytes(mem), strings.TrimSpace(string(kernel)))
 	fmt.Printf("- Go %s %s/%s; ssegate commit %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.TrimSpace(string(commit)))
-	fmt.Println("- load generator, MinIO and the gateways share the machine's cores; all traffic is on 127.0.0.1")
+	if pinned {
+		fmt.Println("- -pin: MinIO runs on CPU 0 and both gateways on CPU 1 (a model of separate hosts), the load generator on all; all traffic is on 127.0.0.1")
+	} else {
+		fmt.Println("- load generator, MinIO and the gateways share the machine's cores; all traffic is on 127.0.0.1")
+	}
 }
 
 func procMemTotal() (int64, error) {
@@ -336,6 +345,16 @@ func setup(ctx context.Context, cfg config) (*env, error) {
 	if err != nil {
 		return e, err
 	}
+	if cfg.pin {
+		if err := pinProcess(srv.Pid(), 0); err != nil {
+			return e, err
+		}
+		for _, g := range e.gws {
+			if err := pinProcess(g.Pid(), 1); err != nil {
+				return e, err
+			}
+		}
+	}
 	return e, nil
 }
 
@@ -373,7 +392,7 @@ func (e *env) newRow(ctx context.Context, target, mode string, maxConns int) (*r
 }
 
 func runBench(ctx context.Context, cfg config) error {
-	printMachine()
+	printMachine(cfg.pin)
 	fmt.Printf("- PUT bodies: minio-go streaming SigV4 over HTTP, Content-MD5 %t\n", cfg.md5)
 	ref := measureCrypto(cfg.cryptoDur)
 	printCrypto(ref)
