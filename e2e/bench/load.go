@@ -199,7 +199,7 @@ type opFunc func(ctx context.Context, i int64, rng *mrand.Rand) (int64, error)
 // RSS, backend bytes) around it.
 func run(ctx context.Context, ph phase, r *row, op string, size int64, conc int, fn opFunc) *result {
 	if ph.warmup > 0 {
-		run(ctx, phase{duration: ph.warmup}, r, op, size, conc, fn)
+		run(ctx, phase{duration: ph.warmup, maxOps: ph.maxOps}, r, op, size, conc, fn)
 	}
 	res := &result{op: op, size: size, conc: conc, row: r.label(), peakRSS: -1, backend: -1}
 	var rchar0, proxy0 int64 = -1, -1
