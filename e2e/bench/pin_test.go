@@ -26,7 +26,7 @@ func TestPinProcessRestrictsEveryThread(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	ready := make([]byte, 6)
 	if _, err := stdout.Read(ready); err != nil || string(ready) != "ready\n" {
 		t.Fatalf("helper: %q, %v", ready, err)
