@@ -7,7 +7,9 @@
 // gateway reads from its backend are measured), then drives every target
 // with the same minio-go load: PUT, GET, HEAD, LIST and 1 MiB ranged GETs,
 // per object size, SSE mode and concurrency. MinIO direct (unencrypted and
-// with native SSE-S3) are the anchors every row is compared with.
+// with native SSE-S3) are the anchors every row is compared with; a plain
+// reverse proxy in front of the same MinIO (passthrough.go) shows what one
+// more HTTP hop costs, the bound for any gateway.
 //
 // Usage (from the module root):
 //

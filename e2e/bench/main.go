@@ -66,7 +66,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", -1, "unmeasured load before each phase, same operation and concurrency (default quick 500ms, full 1s; 0: none)")
 	fs.Int64Var(&c.maxOps, "max-ops", 0, "cap on operations per phase (0: none)")
 	fs.StringVar(&ops, "ops", "put,get,head,list,range", "operations")
-	fs.StringVar(&targets, "targets", "minio,gw-fs,gw-minio", "targets (MinIO direct is always measured as the anchor)")
+	fs.StringVar(&targets, "targets", "minio,passthrough,gw-fs,gw-minio", "targets (MinIO direct is always measured as the anchor; passthrough is a plain reverse proxy in front of MinIO, the bound for any gateway)")
 	fs.StringVar(&fsModes, "fs-modes", "", "SSE modes on the fs gateway (default quick default,sse-s3,sse-kms,sse-kms-bk,sse-c; full the same)")
 	fs.StringVar(&minioModes, "minio-modes", "", "SSE modes on the MinIO gateway (default quick sse-s3,sse-c; full all)")
 	fs.StringVar(&rangeObj, "range-object", "", "size of the object read by 1 MiB ranged GETs (default quick 256MiB, full 1GiB)")
@@ -216,6 +216,14 @@ func (c config) concFor(size int64) []int {
 func (c config) has(op string) bool { return slices.Contains(c.ops, op) }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == passthroughFlag {
+		// The bench started itself as the pass-through proxy (startPassthrough).
+		if err := runPassthrough(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -253,7 +261,7 @@ func printMachine(pinned bool) {
 	fmt.Printf("- machine: nproc=%d, CPU %q, %s RAM, Linux %s\n", runtime.NumCPU(), model, fmtBytes(mem), strings.TrimSpace(string(kernel)))
 	fmt.Printf("- Go %s %s/%s; ssegate commit %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.TrimSpace(string(commit)))
 	if pinned {
-		fmt.Println("- -pin: MinIO runs on CPU 0 and both gateways on CPU 1 (a model of separate hosts), the load generator on all; all traffic is on 127.0.0.1")
+		fmt.Println("- -pin: MinIO runs on CPU 0, both gateways and the pass-through proxy on CPU 1 (a model of separate hosts), the load generator on all; all traffic is on 127.0.0.1")
 	} else {
 		fmt.Println("- load generator, MinIO and the gateways share the machine's cores; all traffic is on 127.0.0.1")
 	}
@@ -345,6 +353,11 @@ func setup(ctx context.Context, cfg config) (*env, error) {
 	if err != nil {
 		return e, err
 	}
+	if slices.Contains(cfg.targets, "passthrough") {
+		if e.gws["passthrough"], err = startPassthrough(ctx, srv.Endpoint); err != nil {
+			return e, err
+		}
+	}
 	if cfg.pin {
 		if err := pinProcess(srv.Pid(), 0); err != nil {
 			return e, err
@@ -371,6 +384,10 @@ func (e *env) newRow(ctx context.Context, target, mode string, maxConns int) (*r
 	switch target {
 	case "minio":
 		r.client, err = newClient(e.minio.Endpoint, e.minio.AccessKey, e.minio.SecretKey, maxConns)
+	case "passthrough":
+		// MinIO's own credentials: the proxy forwards the signed requests.
+		r.gw = e.gws[target]
+		r.client, err = newClient(r.gw.Endpoint, e.minio.AccessKey, e.minio.SecretKey, maxConns)
 	default:
 		g := e.gws[target]
 		if g == nil {
@@ -418,6 +435,9 @@ func runBench(ctx context.Context, cfg config) error {
 	}
 	fmt.Printf("- MinIO %s; gw-fs %s (fs backend); gw-minio %s (MinIO backend, reached %s)\n",
 		e.minio.Endpoint, e.gws["gw-fs"].Endpoint, e.gws["gw-minio"].Endpoint, how)
+	if p := e.gws["passthrough"]; p != nil {
+		fmt.Printf("- passthrough %s: a plain Go reverse proxy in front of MinIO (no auth, no encryption): what one more HTTP hop costs, the bound for any gateway\n", p.Endpoint)
+	}
 
 	rs := &results{}
 	if cfg.matrix {
@@ -445,6 +465,8 @@ func (e *env) rows(ctx context.Context, cfg config) ([]*row, error) {
 	list := []tm{{"minio", "none"}, {"minio", "sse-s3"}}
 	for _, t := range cfg.targets {
 		switch t {
+		case "passthrough":
+			list = append(list, tm{t, "none"})
 		case "gw-fs":
 			for _, m := range cfg.fsModes {
 				list = append(list, tm{t, m})

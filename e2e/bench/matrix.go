@@ -122,21 +122,27 @@ func targetChecks(cfg config, rs *results, ref cryptoRef, mem []memResult) []che
 			r := rs.find("range", cfg.rangeObject, conc, row)
 			name := fmt.Sprintf("1 MiB range of a %s SSE-S3 object, %s c=%d", fmtSize(cfg.rangeObject), row, conc)
 			if r == nil || r.ops == 0 || plain == nil || plain.ops == 0 {
-				cs = append(cs, check{name + ": backend read ≤ 1.1 MiB, p50 ≤ 1.5× MinIO plain", "not measured", "n/a"})
+				cs = append(cs, check{name: name + ": backend read ≤ 1.1 MiB, p50 ≤ 1.5× MinIO plain", measured: "not measured", verdict: "n/a"})
 				continue
 			}
 			per := float64(r.backend) / float64(r.ops) / (1 << 20)
-			cs = append(cs, check{name + ": backend read ≤ 1.1 MiB", fmt.Sprintf("%.3f MiB/op", per), verdict(r.backend >= 0 && per <= 1.1)})
+			cs = append(cs, check{name: name + ": backend read ≤ 1.1 MiB", measured: fmt.Sprintf("%.3f MiB/op", per), verdict: verdict(r.backend >= 0 && per <= 1.1)})
 			lr := float64(r.pct(0.5)) / float64(plain.pct(0.5))
-			cs = append(cs, check{name + ": p50 ≤ 1.5× MinIO plain", fmt.Sprintf("%.2f× (%s vs %s)", lr, fmtDur(r.pct(0.5)), fmtDur(plain.pct(0.5))), verdict(lr <= 1.5)})
+			c := check{name: name + ": p50 ≤ 1.5× MinIO plain", measured: fmt.Sprintf("%.2f× (%s vs %s)", lr, fmtDur(r.pct(0.5)), fmtDur(plain.pct(0.5))), verdict: verdict(lr <= 1.5)}
+			// The proxy's extra hop is gw-minio's; gw-fs has no backend hop.
+			if p := rs.find("range", cfg.rangeObject, conc, anchorPassthrough); p != nil && p.ops > 0 && strings.HasPrefix(row, "gw-minio/") {
+				pr := float64(p.pct(0.5)) / float64(plain.pct(0.5))
+				c = c.withBound(pr, pr <= 1.5)
+			}
+			cs = append(cs, c)
 		}
 	}
 	for _, m := range mem {
-		cs = append(cs, check{m.name, fmt.Sprintf("peak RSS %s", fmtBytes(m.peak)), verdictMem(m)})
+		cs = append(cs, check{name: m.name, measured: fmt.Sprintf("peak RSS %s", fmtBytes(m.peak)), verdict: verdictMem(m)})
 	}
 	if ref.sseErr == nil {
-		cs = append(cs, check{"ssegate encrypt per core ≥ 0.8× raw AES-256-GCM seal", fmt.Sprintf("%.2f× (%.0f vs %.0f MiB/s)", ref.sseEncMBs/ref.sealMBs, ref.sseEncMBs, ref.sealMBs), verdict(ref.sseEncMBs >= 0.8*ref.sealMBs)})
-		cs = append(cs, check{"ssegate decrypt per core ≥ 0.8× raw AES-256-GCM open", fmt.Sprintf("%.2f× (%.0f vs %.0f MiB/s)", ref.sseDecMBs/ref.openMBs, ref.sseDecMBs, ref.openMBs), verdict(ref.sseDecMBs >= 0.8*ref.openMBs)})
+		cs = append(cs, check{name: "ssegate encrypt per core ≥ 0.8× raw AES-256-GCM seal", measured: fmt.Sprintf("%.2f× (%.0f vs %.0f MiB/s)", ref.sseEncMBs/ref.sealMBs, ref.sseEncMBs, ref.sealMBs), verdict: verdict(ref.sseEncMBs >= 0.8*ref.sealMBs)})
+		cs = append(cs, check{name: "ssegate decrypt per core ≥ 0.8× raw AES-256-GCM open", measured: fmt.Sprintf("%.2f× (%.0f vs %.0f MiB/s)", ref.sseDecMBs/ref.openMBs, ref.sseDecMBs, ref.openMBs), verdict: verdict(ref.sseDecMBs >= 0.8*ref.openMBs)})
 	}
 	for _, g := range []string{"gw-fs", "gw-minio"} {
 		cs = append(cs, rs.throughputCheck("SSE-KMS with bucket keys vs SSE-S3", "put", 4<<10, cfg.concFor(4 << 10)[0], g+"/sse-kms-bk", g+"/sse-s3", 0.9))

@@ -36,7 +36,7 @@ func buildGateway(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// gatewayProc is a running `ssegate serve`.
+// gatewayProc is a running `ssegate serve` (or the pass-through proxy).
 type gatewayProc struct {
 	Endpoint string // http://127.0.0.1:port
 	cmd      *exec.Cmd
@@ -53,16 +53,22 @@ func startGateway(ctx context.Context, bin, dataDir, backend string, env []strin
 		// SSE-C over plain HTTP: the bench has no TLS, and TLS would put a
 		// cost on the gateway rows that the MinIO anchors do not pay.
 		"--allow-insecure-ssec"}
-	g := &gatewayProc{done: make(chan struct{}), log: &tailBuffer{max: 256 << 10}}
-	g.cmd = exec.Command(bin, args...)
-	g.cmd.Env = env
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	return startProc(ctx, "ssegate", cmd)
+}
+
+// startProc starts cmd, a server that logs a JSON "ready" record with its
+// endpoint on stderr, and returns once it has.
+func startProc(ctx context.Context, name string, cmd *exec.Cmd) (*gatewayProc, error) {
+	g := &gatewayProc{cmd: cmd, done: make(chan struct{}), log: &tailBuffer{max: 256 << 10}}
 	g.cmd.Stdout = g.log
 	stderr, err := g.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
 	}
 	if err := g.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start ssegate: %w", err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	ready := make(chan string, 1)
 	go readylog.Copy(stderr, g.log, ready)
@@ -73,12 +79,12 @@ func startGateway(ctx context.Context, bin, dataDir, backend string, env []strin
 	case g.Endpoint = <-ready:
 		return g, nil
 	case <-g.done:
-		return nil, fmt.Errorf("ssegate exited before ready:\n%s", g.log.String())
+		return nil, fmt.Errorf("%s exited before ready:\n%s", name, g.log.String())
 	case <-timeout.C:
 	case <-ctx.Done():
 	}
 	g.Stop()
-	return nil, fmt.Errorf("ssegate not ready:\n%s", g.log.String())
+	return nil, fmt.Errorf("%s not ready:\n%s", name, g.log.String())
 }
 
 // Pid is the gateway's process id.

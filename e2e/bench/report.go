@@ -152,9 +152,28 @@ func oneLine(err error) string {
 	return s
 }
 
-// check is one target of the issue and its verdict.
+// check is one target of the issue and its verdict. bound, where set, is
+// what the pass-through proxy reached on the same measure: a target it
+// misses too is out of reach for any gateway on this machine.
 type check struct {
-	name, measured, verdict string
+	name, measured, verdict, bound string
+}
+
+// anchorPassthrough is the pass-through proxy's row (passthrough.go).
+const anchorPassthrough = "passthrough/none"
+
+// withBound sets c.bound to x (the proxy's figure, 0 if not measured) and
+// marks a failed verdict that the proxy fails as well (met is the target's
+// test applied to x).
+func (c check) withBound(x float64, met bool) check {
+	if x == 0 {
+		return c
+	}
+	c.bound = fmtRatio(x)
+	if c.verdict == "FAIL" && !met {
+		c.verdict = "FAIL (a plain proxy fails it too)"
+	}
+	return c
 }
 
 func verdict(ok bool) string {
@@ -175,14 +194,23 @@ func (rs *results) throughputCheck(name, op string, size int64, conc int, row, b
 	x := ratio(a, b)
 	c.measured = fmt.Sprintf("%.2f× (%.1f vs %.1f ops/s)", x, a.opsps(), b.opsps())
 	c.verdict = verdict(x >= want)
+	if base == anchorPlain {
+		p := ratio(rs.find(op, size, conc, anchorPassthrough), b)
+		c = c.withBound(p, p >= want)
+	}
 	return c
 }
 
 func printChecks(w io.Writer, checks []check) {
 	fmt.Fprint(w, "\n### Targets from the issue\n\n")
-	fmt.Fprintln(w, "| target | measured | verdict |")
-	fmt.Fprintln(w, "|---|---|---|")
+	fmt.Fprintln(w, "| target | measured | pass-through proxy | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, c := range checks {
-		fmt.Fprintf(w, "| %s | %s | %s |\n", c.name, c.measured, c.verdict)
+		bound := c.bound
+		if bound == "" {
+			bound = "-"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.name, c.measured, bound, c.verdict)
 	}
+	fmt.Fprintln(w, "\npass-through proxy: the same measure for a plain reverse proxy in front of MinIO (no auth, no encryption), where it applies; \"a plain proxy fails it too\" marks a target no gateway can meet on this machine in this run.")
 }
