@@ -1,21 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/ssegate/ssegate/store"
 )
 
 const maxObjectSize = 5 << 30 // single PUT limit, as S3
-
-// copyBuffers bound the memory of GET responses.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // PutObject
 func (s *Server) putObject(w http.ResponseWriter, r *http.Request) error {
@@ -116,6 +113,10 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 	if err != nil {
 		return err
 	}
+	// Cancelled when the body copy stops early, to unblock a backend read
+	// (pipeCopy), and in any case on return.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 	// The object may be replaced between head and open; start over so the
 	// bytes always match the headers.
 	// A whole-object GET reads metadata and body in one backend request,
@@ -133,17 +134,17 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 		)
 		switch {
 		case whole:
-			info, pre, err = s.objects.get(r.Context(), ri.bucket, ri.key)
+			info, pre, err = s.objects.get(ctx, ri.bucket, ri.key)
 		case speculate:
 			off, n := cipherWindow(ra, rb)
-			info, pre, err = s.objects.getRange(r.Context(), ri.bucket, ri.key, off, n)
+			info, pre, err = s.objects.getRange(ctx, ri.bucket, ri.key, off, n)
 			if errors.Is(err, store.ErrInvalidRange) {
 				// Starts past the stored end: the range is unsatisfiable
 				// (or the object empty); head gives the 416 its headers.
-				info, err = s.objects.head(r.Context(), ri.bucket, ri.key)
+				info, err = s.objects.head(ctx, ri.bucket, ri.key)
 			}
 		default:
-			info, err = s.objects.head(r.Context(), ri.bucket, ri.key)
+			info, err = s.objects.head(ctx, ri.bucket, ri.key)
 		}
 		if err != nil {
 			return err
@@ -175,7 +176,7 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 			writeObjectHeaders(w, r, info, rng)
 			return nil
 		}
-		body, err := s.objects.openWith(r.Context(), ri.bucket, ri.key, info, ck, rng.start, rng.length, pre)
+		body, err := s.objects.openWith(ctx, ri.bucket, ri.key, info, ck, rng.start, rng.length, pre)
 		if errors.Is(err, errObjectChanged) && attempt < 3 {
 			continue
 		}
@@ -199,38 +200,18 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 		if _, err := w.Write((*buf)[:first]); err != nil {
 			return fmt.Errorf("stream object: %w", err)
 		}
-		if err := copyFull(w, body, *buf); err != nil {
+		if int64(first) < int64(len(*buf)) {
+			// The whole range is in: copyFull only proves its end.
+			err = copyFull(w, body, *buf)
+		} else {
+			buf2 := copyBuffers.Get().(*[]byte)
+			defer copyBuffers.Put(buf2)
+			err = pipeCopy(w, body, *buf, *buf2, cancel)
+		}
+		if err != nil {
 			return fmt.Errorf("stream object: %w", err)
 		}
 		return nil
-	}
-}
-
-// copyFull copies r to w like io.CopyBuffer, but fills buf before each
-// write: the decryptor returns one 64 KiB package per Read, and writing
-// several at once cuts the response's write syscalls by len(buf)/64 KiB.
-// Any error from r but io.EOF is returned (a short or damaged body must
-// abort the response, never end it cleanly).
-func copyFull(w io.Writer, r io.Reader, buf []byte) error {
-	for {
-		n := 0
-		var err error
-		for n < len(buf) && err == nil {
-			var k int
-			k, err = r.Read(buf[n:])
-			n += k
-		}
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return werr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
 	}
 }
 
