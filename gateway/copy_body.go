@@ -45,12 +45,12 @@ func copyFull(w io.Writer, r io.Reader, buf []byte) error {
 }
 
 // pipeCopy is copyFull with the reads on a goroutine of their own, one
-// buffer ahead of the writes: reading the backend and decrypting the next
-// buffer overlaps with sending the last one to the client, so one download
-// is no longer the sum of the two but the slower of them (on a gateway
-// with a core to spare for it; with none, it costs two channel operations
-// per buffer). Errors are as copyFull's, in the same order: bytes read
-// before an error are written first.
+// buffer ahead of the writes (readAhead): reading the backend and
+// decrypting the next buffer overlaps with sending the last one to the
+// client, so one download is no longer the sum of the two but the slower
+// of them (on a gateway with a core to spare for it; with none, it costs
+// two channel operations per buffer). Errors are as copyFull's, in the
+// same order: bytes read before an error are written first.
 //
 // If the copy stops before r's end (the client went away, or its writes
 // timed out) pipeCopy calls abort, which must make a Read blocked on the
@@ -58,56 +58,143 @@ func copyFull(w io.Writer, r io.Reader, buf []byte) error {
 // returns only once the reader has stopped, so r is never read after
 // pipeCopy returns.
 func pipeCopy(w io.Writer, r io.Reader, a, b []byte, abort func()) error {
-	type chunk struct {
-		buf []byte
-		n   int
-		err error
+	ra := newReadAhead(r, a, b)
+	_, err := ra.WriteTo(w)
+	if err != nil {
+		ra.stop(abort)
 	}
-	// Two buffers circulate: free -> reader -> full -> writer -> free. With
-	// room for both in each channel, no send ever blocks.
-	free := make(chan []byte, 2)
-	full := make(chan chunk, 2)
-	stop := make(chan struct{})
-	free <- a
-	free <- b
+	return err
+}
+
+// readAhead reads r on a goroutine of its own into two buffers in turn,
+// one buffer ahead of its consumer, so that producing the bytes (network
+// reads, hashing, decryption) overlaps with consuming them. It passes on
+// r's bytes and then r's error, exactly; after an error, every call
+// returns it again. The consumer must call stop unless it has seen an
+// error (io.EOF included) from Read or WriteTo.
+type readAhead struct {
+	free    chan []byte // buffers for the reader to fill
+	full    chan chunk  // filled buffers, in order
+	done    chan struct{}
+	stopped bool
+	cur     chunk // the buffer Read is handing out
+	off     int
+	err     error
+}
+
+type chunk struct {
+	buf []byte
+	n   int
+	err error
+}
+
+// newReadAhead starts reading r into a and b.
+func newReadAhead(r io.Reader, a, b []byte) *readAhead {
+	// Two buffers circulate: free -> reader -> full -> consumer -> free.
+	// With room for both in each channel, no send ever blocks.
+	ra := &readAhead{free: make(chan []byte, 2), full: make(chan chunk, 2), done: make(chan struct{})}
+	ra.free <- a
+	ra.free <- b
 	go func() {
-		defer close(full)
+		defer close(ra.full)
 		for {
 			var buf []byte
 			select {
-			case buf = <-free:
-			case <-stop:
+			case buf = <-ra.free:
+			case <-ra.done:
 				return
 			}
 			n, err := fill(r, buf)
-			full <- chunk{buf, n, err}
+			ra.full <- chunk{buf, n, err}
 			if err != nil {
 				return
 			}
 		}
 	}()
-	err := func() error {
-		for c := range full {
-			if c.n > 0 {
-				if _, werr := w.Write(c.buf[:c.n]); werr != nil {
-					return werr
-				}
-			}
-			if c.err == io.EOF {
-				return nil
-			}
-			if c.err != nil {
-				return c.err
-			}
-			free <- c.buf
+	return ra
+}
+
+// next waits for the next filled buffer; ok is false once there is none.
+func (ra *readAhead) next() (chunk, bool) {
+	c, ok := <-ra.full
+	return c, ok
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for ra.off == ra.cur.n {
+		if ra.err != nil {
+			return 0, ra.err
 		}
-		return nil
-	}()
-	if err != nil {
-		close(stop)
+		if ra.cur.err != nil {
+			ra.err = ra.cur.err
+			return 0, ra.err
+		}
+		if ra.cur.buf != nil {
+			ra.free <- ra.cur.buf
+		}
+		c, ok := ra.next()
+		if !ok {
+			ra.err = io.ErrClosedPipe // after stop
+			return 0, ra.err
+		}
+		ra.cur, ra.off = c, 0
+	}
+	n := copy(p, ra.cur.buf[ra.off:ra.cur.n])
+	ra.off += n
+	return n, nil
+}
+
+// WriteTo writes every buffer to w whole as it is filled, and returns r's
+// error (nil for io.EOF) or w's.
+func (ra *readAhead) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	if ra.off < ra.cur.n { // what Read has not handed out yet
+		n, err := w.Write(ra.cur.buf[ra.off:ra.cur.n])
+		total += int64(n)
+		ra.off += n
+		if err != nil {
+			return total, err
+		}
+	}
+	for {
+		if ra.cur.err != nil {
+			ra.err = ra.cur.err
+			if ra.err == io.EOF {
+				return total, nil
+			}
+			return total, ra.err
+		}
+		if ra.cur.buf != nil {
+			ra.free <- ra.cur.buf
+		}
+		c, ok := ra.next()
+		if !ok {
+			ra.err = io.ErrClosedPipe
+			return total, ra.err
+		}
+		ra.cur, ra.off = c, c.n
+		if c.n > 0 {
+			n, err := w.Write(c.buf[:c.n])
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+}
+
+// stop ends the reader early: it stops taking buffers, abort (if not nil)
+// unblocks a Read of r in progress, and stop returns once the reader has
+// stopped, so r is never read after it returns. Idempotent.
+func (ra *readAhead) stop(abort func()) {
+	if ra.stopped {
+		return
+	}
+	ra.stopped = true
+	close(ra.done)
+	if abort != nil {
 		abort()
 	}
-	for range full { // wait for the reader to stop
+	for range ra.full {
 	}
-	return err
 }

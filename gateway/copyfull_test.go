@@ -155,3 +155,49 @@ func TestPipeCopyAbortsABlockedReadAndStopsReading(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// readAhead's Read hands out r's bytes and then r's error, exactly, and
+// keeps returning the error: a PUT body read through it fails the upload
+// the way the body itself would.
+func TestReadAheadReadPassesBytesThenTheError(t *testing.T) {
+	data := randBytes(1<<20+99, 47)
+	ra := newReadAhead(iotest.HalfReader(bytes.NewReader(data)), make([]byte, 128<<10), make([]byte, 128<<10))
+	if err := iotest.TestReader(ra, data); err != nil {
+		t.Fatal(err)
+	}
+	ra.stop(nil)
+
+	bad := errors.New("chunk signature mismatch")
+	ra = newReadAhead(io.MultiReader(bytes.NewReader(data[:300000]), iotest.ErrReader(bad)), make([]byte, 128<<10), make([]byte, 128<<10))
+	got, err := io.ReadAll(ra)
+	if !errors.Is(err, bad) || !bytes.Equal(got, data[:300000]) {
+		t.Fatalf("read %d bytes and %v; want the 300000 before the error, then it", len(got), err)
+	}
+	if _, err := ra.Read(make([]byte, 10)); !errors.Is(err, bad) {
+		t.Errorf("Read after the error: %v, want it again", err)
+	}
+	ra.stop(nil)
+}
+
+// A consumer that stops early (the backend failed) stops the reader: stop
+// returns only once the reader has, and nothing reads r afterwards.
+func TestReadAheadStopEndsTheReader(t *testing.T) {
+	var stopped atomic.Bool
+	var lateReads atomic.Int64
+	r := readerFunc(func(p []byte) (int, error) {
+		if stopped.Load() {
+			lateReads.Add(1)
+		}
+		return len(p), nil // an endless body
+	})
+	ra := newReadAhead(r, make([]byte, 4096), make([]byte, 4096))
+	if _, err := io.ReadFull(ra, make([]byte, 10000)); err != nil {
+		t.Fatal(err)
+	}
+	ra.stop(nil)
+	stopped.Store(true)
+	ra.stop(nil) // idempotent
+	if n := lateReads.Load(); n != 0 {
+		t.Errorf("%d reads after stop returned", n)
+	}
+}

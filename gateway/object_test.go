@@ -398,3 +398,45 @@ func TestClientCannotSetOrSeeInternalMetadata(t *testing.T) {
 		}
 	}
 }
+
+// A body larger than smallPutMax streams into the store while it is still
+// being received and hashed (readAhead): a digest that fails at its end
+// must still fail the PUT with BadDigest, store nothing, and leave the
+// object it would have replaced as it was.
+func TestStreamedPutWithBadDigestKeepsThePreviousObject(t *testing.T) {
+	e := newEnv(t, true)
+	e.mkbucket("bkt")
+	body := randBytes(3<<20+5, 48)
+	other := md5.Sum([]byte("other"))
+	ck := newCustomerKey(12)
+	for _, m := range []struct {
+		name string
+		hdr  map[string]string
+	}{
+		{"sse-s3", map[string]string{}},
+		{"sse-kms", map[string]string{"x-amz-server-side-encryption": "aws:kms"}},
+		{"sse-c", ck.headers()},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			key := "/bkt/streamed-" + m.name
+			wantStatusCode(t, e.do("PUT", key, []byte("previous"), m.hdr), 200, "")
+			for name, h := range map[string]map[string]string{
+				"Content-MD5":          {"Content-MD5": base64.StdEncoding.EncodeToString(other[:])},
+				"x-amz-checksum-crc32": {"x-amz-checksum-crc32": "AAAAAA=="},
+			} {
+				hdr := maps.Clone(m.hdr)
+				maps.Copy(hdr, h)
+				wantStatusCode(t, e.do("PUT", key, body, hdr), 400, "BadDigest")
+				var getHdr map[string]string
+				if m.name == "sse-c" {
+					getHdr = ck.headers()
+				}
+				got := e.do("GET", key, nil, getHdr)
+				if b, _ := io.ReadAll(got.Body); got.StatusCode != 200 || string(b) != "previous" {
+					t.Fatalf("%s: after the failed PUT: %d %q, want the previous object", name, got.StatusCode, b)
+				}
+			}
+			wantStatusCode(t, e.do("PUT", key, body, m.hdr), 200, "")
+		})
+	}
+}

@@ -255,6 +255,10 @@ const smallPutMax = 1 << 20
 
 var smallPutBuffers = sync.Pool{New: func() any { b := make([]byte, smallPutMax); return &b }}
 
+// putAheadBuffers are the two buffers by which a streamed PUT body is read
+// ahead of its encryption (readAhead).
+var putAheadBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
 // put encrypts body under a fresh object key and stores it under key.
 func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyReader, m objectMeta, enc encSpec) (objectInfo, error) {
 	em, dek, err := o.seal(ctx, bucket, key, enc, nil)
@@ -285,7 +289,18 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 	}
 	late := em.ETag == "" || body.exp.FromTrailer
 	var plain io.Reader = body
-	if late && body.size <= smallPutMax {
+	if body.size > smallPutMax {
+		// Receiving, verifying and hashing the body (on readAhead's
+		// goroutine) overlaps with encrypting and storing it (here).
+		a, b := putAheadBuffers.Get().(*[]byte), putAheadBuffers.Get().(*[]byte)
+		ra := newReadAhead(body, *a, *b)
+		defer func() {
+			ra.stop(nil) // a client body Read ends by itself (body read timeout)
+			putAheadBuffers.Put(a)
+			putAheadBuffers.Put(b)
+		}()
+		plain = ra
+	} else if late {
 		buf := smallPutBuffers.Get().(*[]byte)
 		defer smallPutBuffers.Put(buf)
 		data := (*buf)[:body.size]
@@ -306,7 +321,7 @@ func (o *objectLayer) put(ctx context.Context, bucket, key string, body *bodyRea
 		if err := addSSEMeta(md, em); err != nil {
 			return objectInfo{}, err
 		}
-		plain = &onEOF{r: body, fn: func() error {
+		plain = &onEOF{r: plain, fn: func() error {
 			em.ETag = final
 			finishPut(em, body)
 			return addSSEMeta(md, em)
