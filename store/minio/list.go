@@ -59,8 +59,12 @@ func (s *Store) listPage(ctx context.Context, bucket, prefix, delim, startAfter 
 		}
 		return minio.ListBucketV2Result{}, er
 	}
-	var res minio.ListBucketV2Result
-	if err := xml.NewDecoder(resp.Body).Decode(&res); err != nil {
+	body, err := readLimited(resp.Body, maxListingSize)
+	if err != nil {
+		return minio.ListBucketV2Result{}, fmt.Errorf("read listing: %w", err)
+	}
+	res, err := decodeListing(body)
+	if err != nil {
 		return res, fmt.Errorf("decode listing: %w", err)
 	}
 	for i := range res.Contents {
