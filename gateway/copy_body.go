@@ -114,12 +114,6 @@ func newReadAhead(r io.Reader, a, b []byte) *readAhead {
 	return ra
 }
 
-// next waits for the next filled buffer; ok is false once there is none.
-func (ra *readAhead) next() (chunk, bool) {
-	c, ok := <-ra.full
-	return c, ok
-}
-
 func (ra *readAhead) Read(p []byte) (int, error) {
 	for ra.off == ra.cur.n {
 		if ra.err != nil {
@@ -129,15 +123,9 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 			ra.err = ra.cur.err
 			return 0, ra.err
 		}
-		if ra.cur.buf != nil {
-			ra.free <- ra.cur.buf
-		}
-		c, ok := ra.next()
-		if !ok {
-			ra.err = io.ErrClosedPipe // after stop
+		if !ra.advance() {
 			return 0, ra.err
 		}
-		ra.cur, ra.off = c, 0
 	}
 	n := copy(p, ra.cur.buf[ra.off:ra.cur.n])
 	ra.off += n
@@ -148,39 +136,40 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 // error (nil for io.EOF) or w's.
 func (ra *readAhead) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	if ra.off < ra.cur.n { // what Read has not handed out yet
-		n, err := w.Write(ra.cur.buf[ra.off:ra.cur.n])
-		total += int64(n)
-		ra.off += n
-		if err != nil {
-			return total, err
-		}
-	}
 	for {
-		if ra.cur.err != nil {
-			ra.err = ra.cur.err
-			if ra.err == io.EOF {
-				return total, nil
-			}
-			return total, ra.err
-		}
-		if ra.cur.buf != nil {
-			ra.free <- ra.cur.buf
-		}
-		c, ok := ra.next()
-		if !ok {
-			ra.err = io.ErrClosedPipe
-			return total, ra.err
-		}
-		ra.cur, ra.off = c, c.n
-		if c.n > 0 {
-			n, err := w.Write(c.buf[:c.n])
+		if ra.off < ra.cur.n {
+			n, err := w.Write(ra.cur.buf[ra.off:ra.cur.n])
 			total += int64(n)
+			ra.off += n
 			if err != nil {
 				return total, err
 			}
 		}
+		if ra.err == nil && ra.cur.err != nil {
+			ra.err = ra.cur.err
+		}
+		if ra.err == io.EOF {
+			return total, nil
+		}
+		if ra.err != nil || !ra.advance() {
+			return total, ra.err
+		}
 	}
+}
+
+// advance hands the buffer just consumed back to the reader and waits for
+// the next one.
+func (ra *readAhead) advance() bool {
+	if ra.cur.buf != nil {
+		ra.free <- ra.cur.buf
+	}
+	c, ok := <-ra.full
+	if !ok {
+		ra.err = io.ErrClosedPipe // after stop
+		return false
+	}
+	ra.cur, ra.off = c, 0
+	return true
 }
 
 // stop ends the reader early: it stops taking buffers, abort (if not nil)
