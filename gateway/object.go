@@ -200,7 +200,7 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, withBody boo
 		if _, err := w.Write((*buf)[:first]); err != nil {
 			return fmt.Errorf("stream object: %w", err)
 		}
-		if int64(first) < int64(len(*buf)) {
+		if first < len(*buf) {
 			// The whole range is in: copyFull only proves its end.
 			err = copyFull(w, body, *buf)
 		} else {

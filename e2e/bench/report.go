@@ -153,8 +153,10 @@ func oneLine(err error) string {
 }
 
 // check is one target of the issue and its verdict. bound, where set, is
-// what the pass-through proxy reached on the same measure: a target it
-// misses too is out of reach for any gateway on this machine.
+// what the pass-through proxy reached on the same measure. A GET target
+// it misses too is out of reach for any gateway on this machine; for a
+// PUT it is a strong guide, not a proof (docs/benchmarks.md, "What is
+// measured").
 type check struct {
 	name, measured, verdict, bound string
 }
@@ -212,5 +214,5 @@ func printChecks(w io.Writer, checks []check) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.name, c.measured, bound, c.verdict)
 	}
-	fmt.Fprintln(w, "\npass-through proxy: the same measure for a plain reverse proxy in front of MinIO (no auth, no encryption), where it applies; \"a plain proxy fails it too\" marks a target no gateway can meet on this machine in this run.")
+	fmt.Fprintln(w, "\npass-through proxy: the same measure for a plain reverse proxy in front of MinIO (no auth, no encryption), where it applies. \"a plain proxy fails it too\" marks a target that the proxy, which does less than any gateway, also misses in this run: out of reach for a GET; for a PUT a gateway can move some of MinIO's work into itself (see docs/benchmarks.md).")
 }
