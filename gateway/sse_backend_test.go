@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -86,8 +87,9 @@ func TestSSEBackendHoldsOnlyCiphertext(t *testing.T) {
 	}
 }
 
-// findDataFile returns the single data file (o.<gen>) of bucket/key in the
-// fs store under root, and its sidecar.
+// findObjectFiles returns the data file (o.<gen>) of bucket/key in the fs
+// store under root, "" when the object is small enough to be held inline
+// in its sidecar, and the sidecar.
 func findObjectFiles(t testing.TB, root, bucket, key string) (data, sidecarPath string) {
 	t.Helper()
 	walkFiles(t, filepath.Join(root, bucket), func(p string, b []byte) {
@@ -98,11 +100,15 @@ func findObjectFiles(t testing.TB, root, bucket, key string) (data, sidecarPath 
 			Key  string `json:"key"`
 			Data string `json:"data"`
 		}
-		if json.Unmarshal(b, &sc) == nil && sc.Key == key {
-			sidecarPath, data = p, filepath.Join(filepath.Dir(p), sc.Data)
+		doc, _, _ := bytes.Cut(b, []byte("\n"))
+		if json.Unmarshal(doc, &sc) == nil && sc.Key == key {
+			sidecarPath = p
+			if sc.Data != "" {
+				data = filepath.Join(filepath.Dir(p), sc.Data)
+			}
 		}
 	})
-	if data == "" {
+	if sidecarPath == "" {
 		t.Fatalf("no sidecar for %s/%s under %s", bucket, key, root)
 	}
 	return data, sidecarPath
@@ -184,54 +190,67 @@ func TestSSESwappedSidecarMetadataIsRefused(t *testing.T) {
 		{name: "sse-kms", sse: types.ServerSideEncryptionAwsKms, kmsKey: k.KeyID},
 		{name: "sse-c", ssec: &ck},
 	} {
-		t.Run(m.name, func(t *testing.T) {
-			a, b := m.name+"-a", m.name+"-b"
-			for i, key := range []string{a, b} {
-				in := &s3.PutObjectInput{Bucket: aws.String("swap"), Key: aws.String(key), Body: bytes.NewReader(randBytes(1000, byte(i)))}
-				m.applyPut(in)
-				if _, err := c.PutObject(ctx, in); err != nil {
-					t.Fatal(err)
+		// 1000 bytes: held inline in the fs store's record; 200 000: in a
+		// data file of its own.
+		for _, size := range []int{1000, 200_000} {
+			t.Run(fmt.Sprintf("%s/%d", m.name, size), func(t *testing.T) {
+				a, b := fmt.Sprintf("%s-%d-a", m.name, size), fmt.Sprintf("%s-%d-b", m.name, size)
+				for i, key := range []string{a, b} {
+					in := &s3.PutObjectInput{Bucket: aws.String("swap"), Key: aws.String(key), Body: bytes.NewReader(randBytes(size, byte(i)))}
+					m.applyPut(in)
+					if _, err := c.PutObject(ctx, in); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			_, scA := findObjectFiles(t, e.root, "swap", a)
-			_, scB := findObjectFiles(t, e.root, "swap", b)
-			swapMeta(t, scA, scB)
-			for _, key := range []string{a, b} {
-				gin := &s3.GetObjectInput{Bucket: aws.String("swap"), Key: aws.String(key)}
-				m.applyGet(gin)
-				out, err := c.GetObject(ctx, gin)
-				if err == nil {
-					got, rerr := io.ReadAll(out.Body)
-					out.Body.Close()
-					t.Fatalf("GET %s with swapped metadata succeeded (%d bytes, read error %v)", key, len(got), rerr)
+				_, scA := findObjectFiles(t, e.root, "swap", a)
+				_, scB := findObjectFiles(t, e.root, "swap", b)
+				swapMeta(t, scA, scB)
+				for _, key := range []string{a, b} {
+					gin := &s3.GetObjectInput{Bucket: aws.String("swap"), Key: aws.String(key)}
+					m.applyGet(gin)
+					out, err := c.GetObject(ctx, gin)
+					if err == nil {
+						got, rerr := io.ReadAll(out.Body)
+						out.Body.Close()
+						t.Fatalf("GET %s with swapped metadata succeeded (%d bytes, read error %v)", key, len(got), rerr)
+					}
+					if code, status := sdkError(t, err); status < 400 {
+						t.Fatalf("GET %s: %d %s", key, status, code)
+					}
 				}
-				if code, status := sdkError(t, err); status < 400 {
-					t.Fatalf("GET %s: %d %s", key, status, code)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
 // swapMeta exchanges the "meta" members of two fs sidecars, keeping each
-// one's data file, size and ETag.
+// one's data (file or inline), size and ETag.
 func swapMeta(t testing.TB, p1, p2 string) {
 	t.Helper()
-	read := func(p string) map[string]json.RawMessage {
+	type record struct {
+		doc    map[string]json.RawMessage
+		inline []byte
+		hasNL  bool
+	}
+	read := func(p string) *record {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(b, &m); err != nil {
+		doc, inline, hasNL := bytes.Cut(b, []byte("\n"))
+		r := &record{inline: inline, hasNL: hasNL}
+		if err := json.Unmarshal(doc, &r.doc); err != nil {
 			t.Fatal(err)
 		}
-		return m
+		return r
 	}
-	m1, m2 := read(p1), read(p2)
-	m1["meta"], m2["meta"] = m2["meta"], m1["meta"]
-	for p, m := range map[string]map[string]json.RawMessage{p1: m1, p2: m2} {
-		b, _ := json.Marshal(m)
+	r1, r2 := read(p1), read(p2)
+	r1.doc["meta"], r2.doc["meta"] = r2.doc["meta"], r1.doc["meta"]
+	for p, r := range map[string]*record{p1: r1, p2: r2} {
+		b, _ := json.Marshal(r.doc)
+		if r.hasNL {
+			b = append(append(b, '\n'), r.inline...)
+		}
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -57,14 +57,28 @@ func TestVerifyReportsDamagedObjects(t *testing.T) {
 	ctx := context.Background()
 	e := newOpsEnv(t)
 	e.mkbucket("bkt")
+	// 200 000 bytes: above the size the fs store keeps inline in the
+	// object's record, so the object has a data file to damage.
 	for _, k := range []string{"flipped", "truncated-file", "short-stored", "ok", "ssec-short"} {
-		e.put("bkt", k, randBytes(100_000, 5))
+		e.put("bkt", k, randBytes(200_000, 5))
 	}
 	e.putSSEC("bkt", "ssec-short", randBytes(1000, 6))
+	// A small object lives inline in its record: flip a ciphertext byte
+	// there (the record ends with the ciphertext).
+	e.put("bkt", "flipped-inline", randBytes(1000, 7))
+	rec := filepath.Join(e.root, "bkt", "m.flipped-inline")
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-500] ^= 1
+	if err := os.WriteFile(rec, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// A bit flip in the middle of the ciphertext.
 	f := e.dataFile("bkt", "flipped")
-	b, _ := os.ReadFile(f)
+	b, _ = os.ReadFile(f)
 	b[len(b)/2] ^= 1
 	if err := os.WriteFile(f, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -87,10 +101,10 @@ func TestVerifyReportsDamagedObjects(t *testing.T) {
 	}
 
 	sum, got := verifyAll(t, e, Scope{Bucket: "bkt"})
-	if sum.Damaged != 4 || sum.Verified != 1 {
-		t.Errorf("summary %+v, want 4 damaged, 1 verified", sum)
+	if sum.Damaged != 5 || sum.Verified != 1 {
+		t.Errorf("summary %+v, want 5 damaged, 1 verified", sum)
 	}
-	for _, k := range []string{"flipped", "truncated-file", "short-stored", "ssec-short"} {
+	for _, k := range []string{"flipped", "flipped-inline", "truncated-file", "short-stored", "ssec-short"} {
 		if p := got[k]; p.Outcome != OutcomeDamaged || p.Err == nil {
 			t.Errorf("%s: outcome %q err %v, want damaged with a reason", k, p.Outcome, p.Err)
 		}

@@ -9,8 +9,10 @@
 //	<bucket>/.sys/mpu/<id>/     one multipart upload: upload.json, part
 //	                            sidecars p.<n> and part data files o.<gen>
 //	<bucket>/[d.<seg>/...]      one directory per key segment but the last
-//	    m.<seg>                 the object's sidecar: the commit record
-//	    o.<gen>                 the object's data, named by its sidecar
+//	    m.<seg>                 the object's sidecar: the commit record, and
+//	                            the data of an object up to 128 KiB
+//	    o.<gen>                 the data of a larger object, named by its
+//	                            sidecar
 //
 // Every name the key space produces begins with "d.", "m.", "o.", "hd." or
 // "hm.", so it can never collide with ".sys" or ".tmp", and a segment such as
@@ -20,10 +22,17 @@
 // "hd.<sha256>" for directories, which then hold a ".name" file with the real
 // segment, and "hm.<sha256>" for sidecars, which always carry the full key.
 //
-// Writes are atomic: data goes to a temp file (fsync), is renamed into the
-// key's directory under a fresh generation name, then a new sidecar is
-// written (fsync) and renamed over the old one. That rename is the commit:
-// readers see the old or the new object, never a mix. The data file the old
+// A sidecar is a JSON record (object.go). Version 1 names a data file;
+// version 2 holds the data itself, after the record and one newline, so an
+// object up to 128 KiB is one file: one fsync and one rename to write, one
+// open to read. Readers accept both; records of multipart parts are always
+// version 1.
+//
+// Writes are atomic: the new sidecar is written to a temp file (fsync);
+// a larger object's data goes to a temp file too (fsync) and is renamed
+// into the key's directory under a fresh generation name; then the sidecar
+// is renamed over the old one. That rename is the commit: readers see the
+// old or the new object, never a mix. The data file the old
 // sidecar named is removed after the commit; a reader that opened the old
 // sidecar but finds its data gone re-reads the sidecar. The read-old-sidecar
 // plus rename step is serialised per key inside the process, so concurrent
@@ -32,7 +41,7 @@
 // Copy hard-links the source's data file under a new generation name and
 // commits a new sidecar (falling back to a byte copy where links fail), so
 // a copy, including a self-copy that only changes metadata, never rewrites
-// data. A multipart Complete concatenates the parts into one data file. The
+// a data file (an inline object's copy carries its bytes in the new record). A multipart Complete concatenates the parts into one data file. The
 // backend ETag of an object (and of a part) is a random version id, not a
 // digest of its bytes (store.ObjectInfo.ETag is opaque).
 //

@@ -14,3 +14,7 @@ func WaitSweeps(s *Store) { s.sweeps.Wait() }
 
 // LastChange is lastChange, for tests that choose cutoffs.
 func LastChange(fi iofs.FileInfo) (time.Time, bool) { return lastChange(fi) }
+
+// SetInlineMax changes the largest object Put stores inline in its sidecar;
+// -1 stores every object in a data file.
+func SetInlineMax(s *Store, n int64) { s.inlineMax = n }

@@ -86,11 +86,28 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// spooled is data written to a temp file, not yet visible anywhere.
+// spooled is data not yet visible anywhere: in a temp file, or in memory
+// (path "") for an object stored inline in its sidecar.
 type spooled struct {
-	path string
-	size int64
-	etag string
+	path   string
+	inline []byte
+	size   int64
+	etag   string
+}
+
+// receive reads exactly size bytes of r into memory, for inline storage.
+func receive(ctx context.Context, r io.Reader, size int64) (spooled, error) {
+	buf := make([]byte, size)
+	if n, err := io.ReadFull(ctxReader{ctx, r}, buf); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return spooled{}, fmt.Errorf("got %d of %d bytes: %w", n, size, store.ErrIncompleteBody)
+		}
+		return spooled{}, err
+	}
+	if err := store.ExpectEOF(ctxReader{ctx, r}); err != nil {
+		return spooled{}, err
+	}
+	return spooled{inline: buf, size: size, etag: newETag()}, nil
 }
 
 // spool copies exactly size bytes (or until EOF when size is -1) from r to

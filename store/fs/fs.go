@@ -29,9 +29,11 @@ type Store struct {
 	// dirLocks keep Delete's removal of empty directories from racing with
 	// a writer that has created a directory but not yet put a file in it:
 	// writers hold a read lock from creating the directories until their
-	// data file is inside, Delete a write lock while removing directories.
+	// files are inside, Delete a write lock while removing directories.
 	dirLocks [64]sync.RWMutex
 	bufs     sync.Pool
+	// inlineMax: Put stores objects up to this size inline in the sidecar.
+	inlineMax int64
 
 	// Background orphan sweeps (sweep.go): buckets already swept or being
 	// swept, one sweep at a time, and how old an unreferenced data file
@@ -64,7 +66,7 @@ func New(root string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fs: root %q: %w", root, err)
 	}
-	s := &Store{root: abs, tmp: filepath.Join(abs, tmpDir), sweepSem: make(chan struct{}, 1), orphanGrace: defaultOrphanGrace}
+	s := &Store{root: abs, tmp: filepath.Join(abs, tmpDir), sweepSem: make(chan struct{}, 1), orphanGrace: defaultOrphanGrace, inlineMax: inlineMax}
 	for _, o := range opts {
 		o(s)
 	}

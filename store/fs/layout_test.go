@@ -107,6 +107,7 @@ func TestCorruptSidecarCannotNameFileOutsideItsDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fs.SetInlineMax(s, -1)
 	ctx := context.Background()
 	s.CreateBucket(ctx, "bkt")
 	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader("x"), 1, nil); err != nil {
@@ -225,5 +226,167 @@ func TestConcurrentPutsAndDeletesInSharedDirectories(t *testing.T) {
 	res, err := s.List(ctx, "bkt", store.ListOptions{})
 	if err != nil || len(res.Objects) != 0 {
 		t.Fatalf("List after all deletes = %+v, %v", res.Objects, err)
+	}
+}
+
+// dataFiles lists the o.* files of dir.
+func dataFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "o.*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func getAllOrErr(s *fs.Store, key string) ([]byte, error) {
+	rc, _, err := s.Get(context.Background(), "bkt", key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+func TestSmallObjectsLiveInlineInTheirRecord(t *testing.T) {
+	root := t.TempDir()
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	bdir := filepath.Join(root, "bkt")
+	small := bytes.Repeat([]byte("s"), 128<<10) // the largest inline size
+	large := bytes.Repeat([]byte("L"), 128<<10+1)
+	put := func(key string, body []byte) {
+		t.Helper()
+		if _, err := s.Put(ctx, "bkt", key, bytes.NewReader(body), int64(len(body)), store.Metadata{"m": key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(key string, want []byte, files int) {
+		t.Helper()
+		if got, err := getAllOrErr(s, key); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Get(%s) = %d bytes, %v; want %d bytes", key, len(got), err, len(want))
+		}
+		if n := len(dataFiles(t, bdir)); n != files {
+			t.Fatalf("after %s: %d data files, want %d", key, n, files)
+		}
+	}
+	put("k", small)
+	check("k", small, 0)
+	put("k", large)
+	check("k", large, 1)
+	put("k", small) // the replaced data file goes
+	check("k", small, 0)
+	put("empty", nil)
+	check("empty", nil, 0)
+
+	// Ranges, HEAD and listings read the record the same way.
+	rc, _, err := s.Get(ctx, "bkt", "k", 10, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(rc); string(b) != "sssss" {
+		t.Fatalf("range of an inline object = %q", b)
+	}
+	rc.Close()
+	if info, err := s.Head(ctx, "bkt", "k"); err != nil || info.Size != int64(len(small)) || info.Meta["m"] != "k" {
+		t.Fatalf("Head = %+v, %v", info, err)
+	}
+	res, err := s.List(ctx, "bkt", store.ListOptions{WithMeta: true})
+	if err != nil || len(res.Objects) != 2 || res.Objects[1].Size != int64(len(small)) || res.Objects[1].Meta["m"] != "k" {
+		t.Fatalf("List = %+v, %v", res, err)
+	}
+
+	// A copy of an inline object is inline too, and keeps the ETag.
+	src, _ := s.Head(ctx, "bkt", "k")
+	cp, err := s.Copy(ctx, "bkt", "k", "bkt", "dir/c", store.Metadata{"m": "c"})
+	if err != nil || cp.ETag != src.ETag {
+		t.Fatalf("Copy = %+v, %v; source ETag %s", cp, err, src.ETag)
+	}
+	check("dir/c", small, 0)
+	if n := len(dataFiles(t, filepath.Join(bdir, "d.dir"))); n != 0 {
+		t.Fatalf("copy made %d data files", n)
+	}
+	for _, k := range []string{"k", "empty", "dir/c"} {
+		if err := s.Delete(ctx, "bkt", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if names := walkNames(t, bdir); !slices.Equal(names, []string{".", ".sys", ".sys/bucket.json", ".sys/config", ".sys/mpu"}) {
+		t.Fatalf("after deleting everything: %q", names)
+	}
+}
+
+func TestDamagedInlineRecordIsAnErrorNeverShortData(t *testing.T) {
+	root := t.TempDir()
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader("0123456789"), 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	side := filepath.Join(root, "bkt", "m.k")
+	good, err := os.ReadFile(side)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(good, []byte("}\n0123456789")) {
+		t.Fatalf("record layout changed: %q", good)
+	}
+	cases := map[string][]byte{
+		"truncated":      good[:len(good)-1],
+		"extended":       append(slices.Clone(good), 'x'),
+		"no data":        good[:bytes.IndexByte(good, '\n')],
+		"names a file":   bytes.Replace(good, []byte(`"data":""`), []byte(`"data":"o.1"`), 1),
+		"future version": bytes.Replace(good, []byte(`"v":2`), []byte(`"v":3`), 1),
+		"version 1":      bytes.Replace(good, []byte(`"v":2`), []byte(`"v":1`), 1),
+	}
+	for name, bad := range cases {
+		if bytes.Equal(bad, good) {
+			t.Fatalf("%s: test could not damage the record", name)
+		}
+		if err := os.WriteFile(side, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := getAllOrErr(s, "k")
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: Get = %q, %v; want a corruption error", name, b, err)
+		}
+	}
+}
+
+func TestVersion1RecordsStillRead(t *testing.T) {
+	// The layout every release before inline records wrote.
+	root := t.TempDir()
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	bdir := filepath.Join(root, "bkt")
+	rec := `{"v":1,"key":"k","size":3,"etag":"e1","mtime":"2026-01-02T03:04:05Z","data":"o.0123456789abcdef0123456789abcdef","meta":{"a":"b"}}`
+	os.WriteFile(filepath.Join(bdir, "m.k"), []byte(rec), 0o600)
+	os.WriteFile(filepath.Join(bdir, "o.0123456789abcdef0123456789abcdef"), []byte("old"), 0o600)
+	if b, err := getAllOrErr(s, "k"); err != nil || string(b) != "old" {
+		t.Fatalf("Get = %q, %v", b, err)
+	}
+	if info, err := s.Head(ctx, "bkt", "k"); err != nil || info.ETag != "e1" || info.Meta["a"] != "b" {
+		t.Fatalf("Head = %+v, %v", info, err)
+	}
+	// Overwriting it with a small object drops the old data file.
+	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader("new"), 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := dataFiles(t, bdir); len(m) != 0 {
+		t.Fatalf("old data file left: %q", m)
 	}
 }

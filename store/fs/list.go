@@ -142,7 +142,7 @@ func (s *Store) walk(l *lister, dir, path string) error {
 			}
 			continue
 		}
-		sc, err := readSidecar(filepath.Join(dir, e.name))
+		sc, err := readSidecarHead(filepath.Join(dir, e.name))
 		if errors.Is(err, iofs.ErrNotExist) {
 			continue // deleted meanwhile
 		}
@@ -187,7 +187,7 @@ func readEntries(dir string) ([]listEntry, error) {
 			}
 			e = listEntry{seg: string(seg), name: de.Name(), dir: true}
 		case kindHashedSidecar:
-			sc, err := readSidecar(filepath.Join(dir, de.Name()))
+			sc, err := readSidecarHead(filepath.Join(dir, de.Name()))
 			if err != nil {
 				continue
 			}

@@ -115,7 +115,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 		}
 		return store.PartInfo{}, fmt.Errorf("fs: upload part %d: %w", part, err)
 	}
-	sc := &sidecar{V: 1, Key: uploadID + "/" + strconv.Itoa(part), Size: sp.size, ETag: sp.etag,
+	sc := &sidecar{V: sidecarFile, Key: uploadID + "/" + strconv.Itoa(part), Size: sp.size, ETag: sp.etag,
 		MTime: time.Now().UTC(), Data: dataName, Meta: partMeta.Clone()}
 	if err := s.replaceSidecar(bucket, dir, partSidecar(part), sc); err != nil {
 		os.Remove(filepath.Join(dir, dataName))
@@ -214,6 +214,9 @@ func openPart(dir string, n int) (*os.File, *sidecar, error) {
 		sc, err := readSidecar(filepath.Join(dir, partSidecar(n)))
 		if err != nil {
 			return nil, nil, err
+		}
+		if sc.V != sidecarFile {
+			return nil, nil, fmt.Errorf("corrupt part record %s: version %d", partSidecar(n), sc.V)
 		}
 		f, err := os.Open(filepath.Join(dir, sc.Data))
 		if err == nil {

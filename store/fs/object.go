@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,33 +18,129 @@ import (
 )
 
 // sidecar is the commit record of an object (and of a multipart part).
+//
+// Version 1 is a JSON document alone; the data lives in the file named by
+// Data in the same directory. Version 2 (objects only, never parts) holds
+// the data inline: the JSON document, one newline, then exactly Size bytes.
+// encoding/json never writes a raw newline, so the first one ends the
+// record. A small object is then one file, one fsync and one rename instead
+// of two of each, and a GET of it one open (see docs/benchmarks.md).
 type sidecar struct {
 	V     int            `json:"v"`
 	Key   string         `json:"key"`
 	Size  int64          `json:"size"`
 	ETag  string         `json:"etag"`
 	MTime time.Time      `json:"mtime"`
-	Data  string         `json:"data"` // data file name in the same directory
+	Data  string         `json:"data"` // data file name in the same directory; "" in version 2
 	Meta  store.Metadata `json:"meta"`
+
+	inline []byte // version 2: the data, when read with it
 }
+
+const (
+	sidecarFile   = 1
+	sidecarInline = 2
+	// inlineMax is the largest object Put stores inline (MinIO's inline
+	// threshold too); maxInlineRead is the largest a reader accepts, so a
+	// later, larger threshold stays readable.
+	inlineMax     = 128 << 10
+	maxInlineRead = 1 << 20
+	// maxRecord bounds the JSON document (keys are ≤ 1 KiB, S3 metadata
+	// ≤ 2 KiB, ours a few hundred bytes).
+	maxRecord = 64 << 10
+)
 
 func (sc *sidecar) info() store.ObjectInfo {
 	meta := sc.Meta.Clone()
 	return store.ObjectInfo{Key: sc.Key, Size: sc.Size, ETag: sc.ETag, LastModified: sc.MTime, Meta: meta}
 }
 
+// encode is the file content of sc.
+func (sc *sidecar) encode() ([]byte, error) {
+	data, err := json.Marshal(sc)
+	if err != nil {
+		return nil, err
+	}
+	if sc.V == sidecarInline {
+		data = append(append(data, '\n'), sc.inline...)
+	}
+	return data, nil
+}
+
+// readSidecar reads the record at path with its inline data.
 func readSidecar(path string) (*sidecar, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return parseSidecar(path, data, true)
+}
+
+// readSidecarHead reads only the record at path, not its inline data: what
+// listings, sweeps and overwrites need.
+func readSidecarHead(path string) (*sidecar, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 0, 4<<10)
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxRecord {
+				return nil, fmt.Errorf("corrupt sidecar %s: record longer than %d bytes", filepath.Base(path), maxRecord)
+			}
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		if i := bytes.IndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
+			return parseSidecar(path, buf[:len(buf)+i+1], false)
+		}
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return parseSidecar(path, buf, false)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parseSidecar checks a record read from path; with withData, data is the
+// whole file and the inline data must be exactly Size bytes.
+func parseSidecar(path string, data []byte, withData bool) (*sidecar, error) {
+	doc, rest, hasData := bytes.Cut(data, []byte{'\n'})
 	var sc sidecar
-	if err := json.Unmarshal(data, &sc); err != nil {
+	if err := json.Unmarshal(doc, &sc); err != nil {
 		return nil, fmt.Errorf("corrupt sidecar %s: %w", filepath.Base(path), err)
 	}
-	// The data name must be a plain entry of this directory.
-	if sc.Data == "" || strings.ContainsAny(sc.Data, `/\`) || !strings.HasPrefix(sc.Data, "o.") {
-		return nil, fmt.Errorf("corrupt sidecar %s: bad data name", filepath.Base(path))
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("corrupt sidecar %s: "+format, append([]any{filepath.Base(path)}, args...)...)
+	}
+	switch sc.V {
+	case sidecarFile:
+		// The data name must be a plain entry of this directory.
+		if sc.Data == "" || strings.ContainsAny(sc.Data, `/\`) || !strings.HasPrefix(sc.Data, "o.") {
+			return nil, bad("bad data name")
+		}
+		if hasData {
+			return nil, bad("data after a version 1 record")
+		}
+	case sidecarInline:
+		if sc.Data != "" || !hasData {
+			return nil, bad("version 2 record without inline data")
+		}
+		if sc.Size < 0 || sc.Size > maxInlineRead {
+			return nil, bad("inline size %d", sc.Size)
+		}
+		if withData {
+			if int64(len(rest)) != sc.Size {
+				return nil, bad("%d bytes of inline data, want %d", len(rest), sc.Size)
+			}
+			sc.inline = rest
+		}
+	default:
+		return nil, bad("unsupported version %d", sc.V)
 	}
 	return &sc, nil
 }
@@ -101,51 +199,75 @@ func (s *Store) mkHashedDir(path, seg string) error {
 	return nil
 }
 
-// commit makes the spooled data the object key.
+// commit makes the spooled data the object key: the new record is written
+// and synced to a temp file first, then the data file (if any) and the
+// record are renamed into the key's directory, and the directory is synced.
 func (s *Store) commit(bucket, bucketDir, key string, sp spooled, meta store.Metadata) (store.ObjectInfo, error) {
 	dir, side := objPath(bucketDir, key)
-	dataName := "o." + newGen()
-	dl := s.dirLock(bucket)
-	dl.RLock()
-	err := s.ensureDir(bucketDir, key)
-	if err == nil {
-		err = os.Rename(sp.path, filepath.Join(dir, dataName))
-	}
-	dl.RUnlock()
-	// From here on the directory holds our data file, so it stays.
-	if errors.Is(err, iofs.ErrNotExist) {
-		if _, serr := os.Stat(bucketDir); serr != nil {
-			err = fmt.Errorf("fs: put %s/%s: %w", bucket, key, store.ErrNoSuchBucket)
-		}
-	}
-	if err != nil {
-		os.Remove(sp.path)
-		return store.ObjectInfo{}, err
-	}
-	sc := &sidecar{V: 1, Key: key, Size: sp.size, ETag: sp.etag, MTime: time.Now().UTC(), Data: dataName, Meta: meta.Clone()}
+	sc := &sidecar{V: sidecarFile, Key: key, Size: sp.size, ETag: sp.etag, MTime: time.Now().UTC(), Meta: meta.Clone()}
 	if sc.Meta == nil {
 		sc.Meta = store.Metadata{}
 	}
-	if err := s.replaceSidecar(bucket, dir, side, sc); err != nil {
-		os.Remove(filepath.Join(dir, dataName))
-		return store.ObjectInfo{}, err
+	if sp.path == "" {
+		sc.V, sc.inline = sidecarInline, sp.inline
+	} else {
+		sc.Data = "o." + newGen()
+	}
+	tmp, err := s.writeTemp(sc)
+	if err != nil {
+		if sp.path != "" {
+			os.Remove(sp.path)
+		}
+		return store.ObjectInfo{}, fmt.Errorf("fs: put %s/%s: %w", bucket, key, err)
+	}
+	data := sp.path
+	// The directory lock keeps Delete from removing the key's (maybe new)
+	// directory before the record is in it.
+	dl := s.dirLock(bucket)
+	dl.RLock()
+	err = s.ensureDir(bucketDir, key)
+	if err == nil && sc.Data != "" {
+		if err = os.Rename(sp.path, filepath.Join(dir, sc.Data)); err == nil {
+			data = filepath.Join(dir, sc.Data)
+		}
+	}
+	var old *sidecar
+	if err == nil {
+		old, err = s.install(bucket, key, tmp, filepath.Join(dir, side))
+	}
+	dl.RUnlock()
+	if err != nil {
+		os.Remove(tmp)
+		if data != "" {
+			os.Remove(data)
+		}
+		if errors.Is(err, iofs.ErrNotExist) {
+			if _, serr := os.Stat(bucketDir); serr != nil {
+				err = store.ErrNoSuchBucket
+			}
+		}
+		return store.ObjectInfo{}, fmt.Errorf("fs: put %s/%s: %w", bucket, key, err)
+	}
+	s.dropReplaced(dir, old, sc)
+	// The object is visible from here on: a failed sync must not remove
+	// its data, or the record would name nothing.
+	if err := s.syncDir(dir); err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("fs: put %s/%s: %w", bucket, key, err)
 	}
 	s.sweepOnce(bucket)
 	return sc.info(), nil
 }
 
-// replaceSidecar commits sc as dir/side and removes the data file of the
-// record it replaced (unless sc reuses it, as a self-copy does).
-func (s *Store) replaceSidecar(bucket, dir, side string, sc *sidecar) error {
-	data, err := json.Marshal(sc)
+// writeTemp writes sc to a new synced temp file and returns its path.
+func (s *Store) writeTemp(sc *sidecar) (string, error) {
+	data, err := sc.encode()
 	if err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.CreateTemp(s.tmp, "side-")
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
 		err = s.syncFile(f)
@@ -154,22 +276,47 @@ func (s *Store) replaceSidecar(bucket, dir, side string, sc *sidecar) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// install renames the temp record tmp over path, serialised per key so
+// that the record it replaces, which it returns, is exactly the one whose
+// data the caller removes.
+func (s *Store) install(bucket, key, tmp, path string) (*sidecar, error) {
+	mu := s.lockFor(bucket, key)
+	mu.Lock()
+	defer mu.Unlock()
+	old, _ := readSidecarHead(path)
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	return old, nil
+}
+
+// dropReplaced removes the data file of the record old that sc replaced in
+// dir, unless sc reuses it.
+func (s *Store) dropReplaced(dir string, old, sc *sidecar) {
+	if old != nil && old.Data != "" && old.Data != sc.Data {
+		os.Remove(filepath.Join(dir, old.Data))
+	}
+}
+
+// replaceSidecar commits sc as dir/side, a directory that exists, and
+// removes the data file of the record it replaced.
+func (s *Store) replaceSidecar(bucket, dir, side string, sc *sidecar) error {
+	tmp, err := s.writeTemp(sc)
+	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, side)
-	mu := s.lockFor(bucket, sc.Key)
-	mu.Lock()
-	old, _ := readSidecar(path)
-	err = os.Rename(tmp, path)
-	mu.Unlock()
+	old, err := s.install(bucket, sc.Key, tmp, filepath.Join(dir, side))
 	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
-	if old != nil && old.Data != sc.Data {
-		os.Remove(filepath.Join(dir, old.Data))
-	}
+	s.dropReplaced(dir, old, sc)
 	return s.syncDir(dir)
 }
 
@@ -181,19 +328,27 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, size i
 	if err := store.CheckKey(key); err != nil {
 		return store.ObjectInfo{}, err
 	}
-	sp, err := s.spool(ctx, r, size)
+	var sp spooled
+	if size >= 0 && size <= s.inlineMax {
+		sp, err = receive(ctx, r, size)
+	} else {
+		sp, err = s.spool(ctx, r, size)
+	}
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("fs: put %s/%s: %w", bucket, key, err)
 	}
 	if err := ctx.Err(); err != nil {
-		os.Remove(sp.path)
+		if sp.path != "" {
+			os.Remove(sp.path)
+		}
 		return store.ObjectInfo{}, err
 	}
 	return s.commit(bucket, bdir, key, sp, meta)
 }
 
-// lookup returns the committed sidecar of key and its directory.
-func (s *Store) lookup(bucket, key string) (*sidecar, string, error) {
+// lookup returns the committed sidecar of key, with its inline data if
+// withData, and its directory.
+func (s *Store) lookup(bucket, key string, withData bool) (*sidecar, string, error) {
 	bdir, err := s.checkBucket(bucket)
 	if err != nil {
 		return nil, "", err
@@ -202,7 +357,11 @@ func (s *Store) lookup(bucket, key string) (*sidecar, string, error) {
 		return nil, "", err
 	}
 	dir, side := objPath(bdir, key)
-	sc, err := readSidecar(filepath.Join(dir, side))
+	read := readSidecarHead
+	if withData {
+		read = readSidecar
+	}
+	sc, err := read(filepath.Join(dir, side))
 	if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, errNotDir) || (err == nil && sc.Key != key) {
 		return nil, "", fmt.Errorf("fs: %s/%s: %w", bucket, key, store.ErrNotFound)
 	}
@@ -212,13 +371,17 @@ func (s *Store) lookup(bucket, key string) (*sidecar, string, error) {
 	return sc, dir, nil
 }
 
-// openData opens the data file of key, re-reading the sidecar when a
+// openData opens the data of key: its data file, or nil with the data in
+// the returned record when it is inline. It re-reads the record when a
 // concurrent overwrite removed the file it named.
 func (s *Store) openData(bucket, key string) (*os.File, *sidecar, string, error) {
 	for range 10 {
-		sc, dir, err := s.lookup(bucket, key)
+		sc, dir, err := s.lookup(bucket, key, true)
 		if err != nil {
 			return nil, nil, "", err
+		}
+		if sc.V == sidecarInline {
+			return nil, sc, dir, nil
 		}
 		f, err := os.Open(filepath.Join(dir, sc.Data))
 		if err == nil {
@@ -232,7 +395,7 @@ func (s *Store) openData(bucket, key string) (*os.File, *sidecar, string, error)
 }
 
 func (s *Store) Head(ctx context.Context, bucket, key string) (store.ObjectInfo, error) {
-	sc, _, err := s.lookup(bucket, key)
+	sc, _, err := s.lookup(bucket, key, false)
 	if err != nil {
 		return store.ObjectInfo{}, err
 	}
@@ -253,8 +416,13 @@ func (s *Store) Get(ctx context.Context, bucket, key string, offset, length int6
 	}
 	off, n, err := clampRange(sc.Size, offset, length)
 	if err != nil {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 		return nil, store.ObjectInfo{}, fmt.Errorf("fs: get %s/%s: %w", bucket, key, err)
+	}
+	if f == nil {
+		return io.NopCloser(bytes.NewReader(sc.inline[off : off+n])), sc.info(), nil
 	}
 	return sectionFile{io.NewSectionReader(f, off, n), f}, sc.info(), nil
 }
@@ -280,7 +448,7 @@ func clampRange(size, offset, length int64) (int64, int64, error) {
 }
 
 func (s *Store) Delete(ctx context.Context, bucket, key string) error {
-	sc, dir, err := s.lookup(bucket, key)
+	sc, dir, err := s.lookup(bucket, key, false)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -290,7 +458,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	_, side := objPath("", key)
 	mu := s.lockFor(bucket, key)
 	mu.Lock()
-	cur, _ := readSidecar(filepath.Join(dir, side))
+	cur, _ := readSidecarHead(filepath.Join(dir, side))
 	if cur != nil {
 		sc = cur
 	}
@@ -299,7 +467,9 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		return fmt.Errorf("fs: delete %s/%s: %w", bucket, key, err)
 	}
-	os.Remove(filepath.Join(dir, sc.Data))
+	if sc.Data != "" {
+		os.Remove(filepath.Join(dir, sc.Data))
+	}
 	// Best effort: drop now-empty plain parent directories so listings
 	// stay fast (see dirLocks for the race with writers).
 	bdir := s.bucketDir(bucket)
@@ -327,6 +497,9 @@ func (s *Store) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 	f, sc, sdir, err := s.openData(srcBucket, srcKey)
 	if err != nil {
 		return store.ObjectInfo{}, err
+	}
+	if f == nil {
+		return s.commit(dstBucket, dbdir, dstKey, spooled{inline: sc.inline, size: sc.Size, etag: sc.ETag}, meta)
 	}
 	defer f.Close()
 	// Hard-link the data into a temp name and commit it like a Put. This

@@ -200,7 +200,7 @@ func (w *sweeper) dataFiles(dir string, des []os.DirEntry, isSidecar func(string
 		if !isSidecar(de.Name()) {
 			continue
 		}
-		sc, err := readSidecar(filepath.Join(dir, de.Name()))
+		sc, err := readSidecarHead(filepath.Join(dir, de.Name()))
 		if errors.Is(err, iofs.ErrNotExist) {
 			continue // deleted meanwhile: it names nothing now
 		}

@@ -28,6 +28,7 @@ func sweepStore(t *testing.T) (*fs.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fs.SetInlineMax(s, -1) // the sweep is about data files
 	if err := s.CreateBucket(context.Background(), "bkt"); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +226,10 @@ func TestSweepRemovesOldUnreferencedDataFilesAndNothingElse(t *testing.T) {
 	}
 	want["mp"] = "first second"
 
-	// Crash leftovers, old by the time of the sweep.
+	// Crash leftovers, old by the time of the sweep. The background sweep
+	// the first write started must be over first, or it may remove the
+	// crash directory while it is still empty.
+	fs.WaitSweeps(s)
 	uploadDir := filepath.Join(bdir, ".sys", "mpu", open)
 	crashDir := filepath.Join(bdir, "d.crash") // a Put that died before its sidecar
 	if err := os.Mkdir(crashDir, 0o700); err != nil {

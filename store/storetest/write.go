@@ -93,16 +93,23 @@ func (r *failingReader) Read(p []byte) (int, error) {
 func testInterruptedPut(t *testing.T, s store.Store) {
 	b := newBucket(t, s)
 	const total = 8 << 20
-	for _, size := range []int64{total, -1} {
+	// 4 KiB: a backend may hold small objects apart (the fs store keeps
+	// them inline in their record), so fail those too.
+	sizes := []int64{total, 4 << 10, -1}
+	for _, size := range sizes {
+		failAt, limit := 1<<20, int64(total)
+		if size >= 0 && size < total {
+			failAt, limit = int(size/2), size
+		}
 		t.Run(fmt.Sprintf("ReaderErrorSize%d", size), func(t *testing.T) {
 			key := fmt.Sprintf("fail%d", size)
 			put(t, s, b, key, []byte("old"), nil)
-			_, err := s.Put(context.Background(), b, key, &failingReader{n: 1 << 20}, size, nil)
+			_, err := s.Put(context.Background(), b, key, &failingReader{n: failAt}, size, nil)
 			wantErr(t, "Put with failing reader", err, errBoom)
 			if got, _ := getAll(t, s, b, key); string(got) != "old" {
 				t.Fatalf("failed Put changed the object: %d bytes", len(got))
 			}
-			_, err = s.Put(context.Background(), b, key+"-new", &failingReader{n: 1 << 20}, size, nil)
+			_, err = s.Put(context.Background(), b, key+"-new", &failingReader{n: failAt}, size, nil)
 			wantErr(t, "Put with failing reader", err, errBoom)
 			_, err = s.Head(context.Background(), b, key+"-new")
 			wantErr(t, "Head after failed Put", err, store.ErrNotFound)
@@ -111,7 +118,7 @@ func testInterruptedPut(t *testing.T, s store.Store) {
 			key := fmt.Sprintf("cancel%d", size)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			_, err := s.Put(ctx, b, key, io.LimitReader(&failingReader{n: 1 << 20, cancel: cancel}, total), size, nil)
+			_, err := s.Put(ctx, b, key, io.LimitReader(&failingReader{n: failAt, cancel: cancel}, limit), size, nil)
 			if err == nil {
 				t.Fatal("Put with cancelled context succeeded")
 			}
@@ -133,7 +140,7 @@ func testInterruptedPut(t *testing.T, s store.Store) {
 		}
 		s.AbortMultipart(context.Background(), b, "mpfail", id)
 	})
-	if keys, _ := listAll(t, s, b, store.ListOptions{}); len(keys) != 2 {
+	if keys, _ := listAll(t, s, b, store.ListOptions{}); len(keys) != len(sizes) {
 		t.Fatalf("interrupted Puts left objects: %q", keys)
 	}
 }
