@@ -16,12 +16,26 @@ import (
 // cryptoRef is the in-process reference: raw AES-256-GCM over 64 KiB
 // chunks (DARE's package size) and ssegate's own streaming encryption, each
 // on one goroutine, so the figures are per core.
+//
+// Input footprints match: the raw references work on one 64 KiB buffer, the
+// stream encryption reads the load generator's 1 MiB pattern, and the
+// target's stream decryption reads a 1 MiB ciphertext stream, all in cache,
+// as a gateway's input is once a read from its socket has delivered it.
+// sseDec16MBs decrypts a 16 MiB ciphertext buffer instead: its input comes
+// from memory, not cache, and the extra time is the copy of the input
+// (24% of a profile, against 70% in AES-GCM), which the raw reference never
+// makes. It is printed for information.
 type cryptoRef struct {
 	sealMBs, openMBs     float64
 	sseEncMBs, sseDecMBs float64
+	sseDec16MBs          float64
 	suite                sse.Suite
 	sseErr               error
 }
+
+// decStreamSize is the ciphertext stream the decrypt target reads: the size
+// of the load generator's pattern, which the encrypt figure reads.
+const decStreamSize = 1 << 20
 
 func measureCrypto(d time.Duration) cryptoRef {
 	var r cryptoRef
@@ -66,38 +80,45 @@ func measureCrypto(d time.Duration) cryptoRef {
 			r.sseErr = err
 		}
 	}
-	var ct bytes.Buffer
-	er, err := sse.EncryptReader(p.object(streamSize), dek, 0, r.suite)
-	if err == nil {
-		_, err = io.Copy(&ct, er)
+	decrypter := func(size int64) func() {
+		var ct bytes.Buffer
+		er, err := sse.EncryptReader(p.object(size), dek, 0, r.suite)
+		if err == nil {
+			_, err = io.Copy(&ct, er)
+		}
+		if err != nil {
+			r.sseErr = err
+			return func() {}
+		}
+		return func() {
+			dr, err := sse.DecryptReader(bytes.NewReader(ct.Bytes()), dek, 0, r.suite, 0)
+			var n int64
+			if err == nil {
+				n, err = io.CopyBuffer(discard{}, dr, buf)
+			}
+			if err == nil && n != size {
+				err = fmt.Errorf("decrypted %d bytes, want %d", n, size)
+			}
+			if err != nil && r.sseErr == nil {
+				r.sseErr = err
+			}
+		}
 	}
-	if err != nil {
-		r.sseErr = err
+	decrypt, decrypt16 := decrypter(decStreamSize), decrypter(streamSize)
+	if r.sseErr != nil {
 		return r
 	}
-	decrypt := func() {
-		dr, err := sse.DecryptReader(bytes.NewReader(ct.Bytes()), dek, 0, r.suite, 0)
-		var n int64
-		if err == nil {
-			n, err = io.CopyBuffer(discard{}, dr, buf)
-		}
-		if err == nil && n != streamSize {
-			err = fmt.Errorf("decrypted %d bytes, want %d", n, streamSize)
-		}
-		if err != nil && r.sseErr == nil {
-			r.sseErr = err
-		}
-	}
-	// Interleaved rounds, best of each: the four run side by side in
+	// Interleaved rounds, best of each: the five run side by side in
 	// every round, so a burst of other load on the machine cannot fall on
 	// one measurement alone and skew its ratio to the raw reference (run
 	// one after the other, the decrypt ratio moved 0.49-0.80x).
-	const rounds = 3
+	const rounds = 5
 	for range rounds {
 		r.sealMBs = max(r.sealMBs, rate(d/rounds, len(plain), seal))
 		r.openMBs = max(r.openMBs, rate(d/rounds, len(plain), open))
 		r.sseEncMBs = max(r.sseEncMBs, rate(d/rounds, streamSize, encrypt))
-		r.sseDecMBs = max(r.sseDecMBs, rate(d/rounds, streamSize, decrypt))
+		r.sseDecMBs = max(r.sseDecMBs, rate(d/rounds, decStreamSize, decrypt))
+		r.sseDec16MBs = max(r.sseDec16MBs, rate(d/rounds, streamSize, decrypt16))
 	}
 	return r
 }

@@ -71,7 +71,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&minioModes, "minio-modes", "", "SSE modes on the MinIO gateway (default quick sse-s3,sse-c; full all)")
 	fs.StringVar(&rangeObj, "range-object", "", "size of the object read by 1 MiB ranged GETs (default quick 256MiB, full 1GiB)")
 	fs.StringVar(&rangeConc, "range-c", "1", "concurrencies of ranged GETs")
-	fs.DurationVar(&c.cryptoDur, "crypto-duration", 2*time.Second, "duration of each in-process crypto reference measurement (three interleaved rounds, best of each)")
+	fs.DurationVar(&c.cryptoDur, "crypto-duration", 2*time.Second, "duration of each in-process crypto reference measurement (five interleaved rounds, best of each)")
 	fs.BoolVar(&c.matrix, "matrix", true, "run the throughput matrix (-matrix=false with -memory runs only the memory scenario)")
 	fs.BoolVar(&c.proxy, "proxy", false, "put a byte-counting relay between gw-minio and MinIO: exact backend byte counts, but one more hop on the gw-minio rows (default: direct; backend bytes from the gateway's rchar)")
 	fs.BoolVar(&c.pin, "pin", false, "model separate hosts: MinIO on CPU 0, both gateways on CPU 1, the load generator on all (needs 2 or more CPUs)")
