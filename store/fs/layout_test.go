@@ -390,3 +390,28 @@ func TestVersion1RecordsStillRead(t *testing.T) {
 		t.Fatalf("old data file left: %q", m)
 	}
 }
+
+func TestRecordsWithLargeMetadataReadHeadOnly(t *testing.T) {
+	// 100 000 control characters: 600 000 bytes of JSON escapes, far past
+	// the first read of a head-only record read.
+	s, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.CreateBucket(ctx, "bkt")
+	meta := store.Metadata{"big": strings.Repeat("\x01", 100_000)}
+	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader("data"), 4, meta); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s.Head(ctx, "bkt", "k"); err != nil || info.Meta["big"] != meta["big"] {
+		t.Fatalf("Head: %v (metadata intact: %v)", err, err == nil && info.Meta["big"] == meta["big"])
+	}
+	res, err := s.List(ctx, "bkt", store.ListOptions{WithMeta: true})
+	if err != nil || len(res.Objects) != 1 || res.Objects[0].Meta["big"] != meta["big"] {
+		t.Fatalf("List: %v", err)
+	}
+	if b, err := getAllOrErr(s, "k"); err != nil || string(b) != "data" {
+		t.Fatalf("Get = %q, %v", b, err)
+	}
+}

@@ -45,9 +45,10 @@ const (
 	// later, larger threshold stays readable.
 	inlineMax     = 128 << 10
 	maxInlineRead = 1 << 20
-	// maxRecord bounds the JSON document (keys are ≤ 1 KiB, S3 metadata
-	// ≤ 2 KiB, ours a few hundred bytes).
-	maxRecord = 64 << 10
+	// maxRecord bounds the JSON document a head-only read takes in. The
+	// metadata comes from request headers (the gateway caps a header block
+	// at 1 MiB), and JSON escaping grows a byte to at most six.
+	maxRecord = 8 << 20
 )
 
 func (sc *sidecar) info() store.ObjectInfo {
