@@ -28,11 +28,11 @@
 // open to read. Readers accept both; records of multipart parts are always
 // version 1.
 //
-// Writes are atomic: the new sidecar is written to a temp file (fsync);
-// a larger object's data goes to a temp file too (fsync) and is renamed
-// into the key's directory under a fresh generation name; then the sidecar
-// is renamed over the old one. That rename is the commit: readers see the
-// old or the new object, never a mix. The data file the old
+// Writes are atomic: a larger object's data goes to a temp file (fsync)
+// and is renamed into the key's directory under a fresh generation name;
+// the new sidecar is written to a temp file (fsync) and renamed over the
+// old one. That rename is the commit: readers see the old or the new
+// object, never a mix. The data file the old
 // sidecar named is removed after the commit; a reader that opened the old
 // sidecar but finds its data gone re-reads the sidecar. The read-old-sidecar
 // plus rename step is serialised per key inside the process, so concurrent

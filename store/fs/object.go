@@ -200,47 +200,23 @@ func (s *Store) mkHashedDir(path, seg string) error {
 	return nil
 }
 
-// commit makes the spooled data the object key: the new record is written
-// and synced to a temp file first, then the data file (if any) and the
-// record are renamed into the key's directory, and the directory is synced.
+// commit makes the spooled data the object key. A larger object's data
+// file is renamed into the key's directory first; the new record is then
+// written to a synced temp file (on a journaling filesystem that sync also
+// makes the data's rename durable, so a record never outlives its data in
+// a crash) and renamed over the old one; last the directory is synced. An
+// inline object's record is written first, then renamed in.
 func (s *Store) commit(bucket, bucketDir, key string, sp spooled, meta store.Metadata) (store.ObjectInfo, error) {
 	dir, side := objPath(bucketDir, key)
 	sc := &sidecar{V: sidecarFile, Key: key, Size: sp.size, ETag: sp.etag, MTime: time.Now().UTC(), Meta: meta.Clone()}
 	if sc.Meta == nil {
 		sc.Meta = store.Metadata{}
 	}
-	if sp.path == "" {
-		sc.V, sc.inline = sidecarInline, sp.inline
-	} else {
-		sc.Data = "o." + newGen()
-	}
-	tmp, err := s.writeTemp(sc)
-	if err != nil {
-		if sp.path != "" {
-			os.Remove(sp.path)
-		}
-		return store.ObjectInfo{}, fmt.Errorf("fs: put %s/%s: %w", bucket, key, err)
-	}
-	data := sp.path
-	// The directory lock keeps Delete from removing the key's (maybe new)
-	// directory before the record is in it.
-	dl := s.dirLock(bucket)
-	dl.RLock()
-	err = s.ensureDir(bucketDir, key)
-	if err == nil && sc.Data != "" {
-		if err = os.Rename(sp.path, filepath.Join(dir, sc.Data)); err == nil {
-			data = filepath.Join(dir, sc.Data)
-		}
-	}
-	var old *sidecar
-	if err == nil {
-		old, err = s.install(bucket, key, tmp, filepath.Join(dir, side))
-	}
-	dl.RUnlock()
-	if err != nil {
-		os.Remove(tmp)
-		if data != "" {
-			os.Remove(data)
+	fail := func(err error, remove ...string) (store.ObjectInfo, error) {
+		for _, p := range remove {
+			if p != "" {
+				os.Remove(p)
+			}
 		}
 		if errors.Is(err, iofs.ErrNotExist) {
 			if _, serr := os.Stat(bucketDir); serr != nil {
@@ -248,6 +224,46 @@ func (s *Store) commit(bucket, bucketDir, key string, sp spooled, meta store.Met
 			}
 		}
 		return store.ObjectInfo{}, fmt.Errorf("fs: put %s/%s: %w", bucket, key, err)
+	}
+	// The directory lock keeps Delete from removing the key's (maybe new)
+	// directory before a file of ours is in it.
+	dl := s.dirLock(bucket)
+	var old *sidecar
+	if sp.path != "" {
+		sc.Data = "o." + newGen()
+		data := filepath.Join(dir, sc.Data)
+		dl.RLock()
+		err := s.ensureDir(bucketDir, key)
+		if err == nil {
+			err = os.Rename(sp.path, data)
+		}
+		dl.RUnlock()
+		if err != nil {
+			return fail(err, sp.path)
+		}
+		// From here on the directory holds our data file, so it stays.
+		tmp, err := s.writeTemp(sc)
+		if err != nil {
+			return fail(err, data)
+		}
+		if old, err = s.install(bucket, key, tmp, filepath.Join(dir, side)); err != nil {
+			return fail(err, tmp, data)
+		}
+	} else {
+		sc.V, sc.inline = sidecarInline, sp.inline
+		tmp, err := s.writeTemp(sc)
+		if err != nil {
+			return fail(err)
+		}
+		dl.RLock()
+		err = s.ensureDir(bucketDir, key)
+		if err == nil {
+			old, err = s.install(bucket, key, tmp, filepath.Join(dir, side))
+		}
+		dl.RUnlock()
+		if err != nil {
+			return fail(err, tmp)
+		}
 	}
 	s.dropReplaced(dir, old, sc)
 	// The object is visible from here on: a failed sync must not remove
