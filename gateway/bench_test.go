@@ -61,3 +61,27 @@ func BenchmarkGetObject16MiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetObject4KiB is the per-request cost of a small GET: client
+// and gateway in one process, so compare runs, not absolute figures.
+func BenchmarkGetObject4KiB(b *testing.B) {
+	e := newEnv(b, false)
+	e.mkbucket("bench")
+	const size = 4 << 10
+	e.put("bench", "obj", randBytes(size, 72))
+	c := e.minio()
+	buf := make([]byte, size+1)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		obj, err := c.GetObject(context.Background(), "bench", "obj", minio.GetObjectOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.ReadFull(obj, buf)
+		obj.Close()
+		if err != io.ErrUnexpectedEOF || n != size {
+			b.Fatalf("read %d: %v", n, err)
+		}
+	}
+}
