@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -96,5 +97,24 @@ func TestProxyCountsBytesFromBackend(t *testing.T) {
 	}
 	if n := p.toBackend.Load(); n != 5 {
 		t.Errorf("counted %d bytes to the backend, want 5", n)
+	}
+}
+
+func TestMergeAddsSlicesOfOnePhase(t *testing.T) {
+	a := &result{ops: 2, bytes: 20, elapsed: time.Second, lat: []time.Duration{1, 5}, peakRSS: 10, backend: 100, cpu: [3]time.Duration{1, 2, -1}}
+	b := &result{ops: 1, bytes: 10, elapsed: 2 * time.Second, lat: []time.Duration{3}, errs: 1, firstErr: io.EOF, peakRSS: 30, backend: -1, cpu: [3]time.Duration{4, 5, 6}}
+	var none *result
+	m := none.merge(a).merge(b)
+	if m.ops != 3 || m.bytes != 30 || m.elapsed != 3*time.Second || m.errs != 1 || m.firstErr != io.EOF {
+		t.Fatalf("counts: %+v", m)
+	}
+	if !slices.Equal(m.lat, []time.Duration{1, 3, 5}) || m.pct(0.5) != 3 {
+		t.Fatalf("latencies %v, p50 %v", m.lat, m.pct(0.5))
+	}
+	if m.peakRSS != 30 || m.backend != -1 || m.cpu != [3]time.Duration{5, 7, -1} {
+		t.Fatalf("peak %d, backend %d, cpu %v: want 30, -1 (unknown in one slice), [5 7 -1]", m.peakRSS, m.backend, m.cpu)
+	}
+	if got := m.opsps(); got != 1 {
+		t.Fatalf("ops/s %v, want 1", got)
 	}
 }

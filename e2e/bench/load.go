@@ -158,6 +158,38 @@ type result struct {
 	cpu [3]time.Duration
 }
 
+// merge adds the measurement b of the same row and phase to r (nil: none
+// yet) and returns the sum: counts, bytes, time and CPU add up, latencies
+// join, the peak RSS is the larger.
+func (r *result) merge(b *result) *result {
+	if r == nil {
+		return b
+	}
+	r.ops += b.ops
+	r.bytes += b.bytes
+	r.elapsed += b.elapsed
+	r.lat = append(r.lat, b.lat...)
+	slices.Sort(r.lat)
+	r.errs += b.errs
+	if r.firstErr == nil {
+		r.firstErr = b.firstErr
+	}
+	r.peakRSS = max(r.peakRSS, b.peakRSS)
+	r.backend = sumKnown(r.backend, b.backend)
+	for i := range r.cpu {
+		r.cpu[i] = time.Duration(sumKnown(int64(r.cpu[i]), int64(b.cpu[i])))
+	}
+	return r
+}
+
+// sumKnown is a+b, or -1 (unknown) if either is.
+func sumKnown(a, b int64) int64 {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return a + b
+}
+
 func (r *result) mbps() float64 {
 	if r.elapsed <= 0 {
 		return 0

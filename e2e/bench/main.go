@@ -29,6 +29,7 @@ type config struct {
 	duration    time.Duration
 	warmup      time.Duration
 	maxOps      int64
+	slices      int
 	ops         []string
 	targets     []string
 	fsModes     []string
@@ -65,6 +66,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 0, "duration of each phase (default quick 2s, full 5s)")
 	fs.DurationVar(&c.warmup, "warmup", -1, "unmeasured load before each phase, same operation and concurrency (default quick 500ms, full 1s; 0: none)")
 	fs.Int64Var(&c.maxOps, "max-ops", 0, "cap on operations per phase (0: none)")
+	fs.IntVar(&c.slices, "slices", 3, "measure each phase in this many slices, the rows taking turns slice by slice, so a drift of the machine (a filling disk, a noisy neighbour) falls on every row alike; 1: each row's phase in one piece")
 	fs.StringVar(&ops, "ops", "put,get,head,list,range", "operations")
 	fs.StringVar(&targets, "targets", "minio,passthrough,gw-fs,gw-minio", "targets (MinIO direct is always measured as the anchor; passthrough is a plain reverse proxy in front of MinIO, the bound for any gateway)")
 	fs.StringVar(&fsModes, "fs-modes", "", "SSE modes on the fs gateway (default quick default,sse-s3,sse-kms,sse-kms-bk,sse-c; full the same)")
