@@ -34,6 +34,21 @@ func walkNames(t *testing.T, dir string) []string {
 	return out
 }
 
+// bucketStore is a Store on a new directory, which it returns too, with
+// the bucket "bkt".
+func bucketStore(t *testing.T) (*fs.Store, string) {
+	t.Helper()
+	root := t.TempDir()
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateBucket(context.Background(), "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	return s, root
+}
+
 func TestTrickyKeysStayInsideRootAndRoundTrip(t *testing.T) {
 	parent := t.TempDir()
 	root := filepath.Join(parent, "root")
@@ -139,13 +154,8 @@ func TestNewRemovesStaleTempFiles(t *testing.T) {
 }
 
 func TestFailedWritesLeaveNoTempFiles(t *testing.T) {
-	root := t.TempDir()
-	s, err := fs.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, root := bucketStore(t)
 	ctx := context.Background()
-	s.CreateBucket(ctx, "bkt")
 	s.Put(ctx, "bkt", "short", strings.NewReader("abc"), 10, nil)
 	s.Put(ctx, "bkt", "fail", io.MultiReader(strings.NewReader("abc"), iotestErrReader{}), -1, nil)
 	cctx, cancel := context.WithCancel(ctx)
@@ -249,15 +259,8 @@ func getAllOrErr(s *fs.Store, key string) ([]byte, error) {
 }
 
 func TestSmallObjectsLiveInlineInTheirRecord(t *testing.T) {
-	root := t.TempDir()
-	s, err := fs.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, root := bucketStore(t)
 	ctx := context.Background()
-	if err := s.CreateBucket(ctx, "bkt"); err != nil {
-		t.Fatal(err)
-	}
 	bdir := filepath.Join(root, "bkt")
 	small := bytes.Repeat([]byte("s"), 128<<10) // the largest inline size
 	large := bytes.Repeat([]byte("L"), 128<<10+1)
@@ -323,13 +326,8 @@ func TestSmallObjectsLiveInlineInTheirRecord(t *testing.T) {
 }
 
 func TestDamagedInlineRecordIsAnErrorNeverShortData(t *testing.T) {
-	root := t.TempDir()
-	s, err := fs.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, root := bucketStore(t)
 	ctx := context.Background()
-	s.CreateBucket(ctx, "bkt")
 	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader("0123456789"), 10, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -365,13 +363,8 @@ func TestDamagedInlineRecordIsAnErrorNeverShortData(t *testing.T) {
 
 func TestVersion1RecordsStillRead(t *testing.T) {
 	// The layout every release before inline records wrote.
-	root := t.TempDir()
-	s, err := fs.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, root := bucketStore(t)
 	ctx := context.Background()
-	s.CreateBucket(ctx, "bkt")
 	bdir := filepath.Join(root, "bkt")
 	rec := `{"v":1,"key":"k","size":3,"etag":"e1","mtime":"2026-01-02T03:04:05Z","data":"o.0123456789abcdef0123456789abcdef","meta":{"a":"b"}}`
 	os.WriteFile(filepath.Join(bdir, "m.k"), []byte(rec), 0o600)
@@ -394,12 +387,8 @@ func TestVersion1RecordsStillRead(t *testing.T) {
 func TestRecordsWithLargeMetadataReadHeadOnly(t *testing.T) {
 	// 100 000 control characters: 600 000 bytes of JSON escapes, far past
 	// the first read of a head-only record read.
-	s, err := fs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := bucketStore(t)
 	ctx := context.Background()
-	s.CreateBucket(ctx, "bkt")
 	meta := store.Metadata{"big": strings.Repeat("\x01", 100_000)}
 	if _, err := s.Put(ctx, "bkt", "k", strings.NewReader("data"), 4, meta); err != nil {
 		t.Fatal(err)
