@@ -17,11 +17,24 @@ import (
 
 // writeFileAtomic writes small data to path via a temp file and rename.
 func (s *Store) writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(s.tmp, "w-")
+	tmp, err := s.writeSynced("w-", data)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return s.syncDir(filepath.Dir(path))
+}
+
+// writeSynced writes data to a new temp file (name prefix), syncs it and
+// returns its path; on an error it leaves nothing behind.
+func (s *Store) writeSynced(prefix string, data []byte) (string, error) {
+	f, err := os.CreateTemp(s.tmp, prefix)
+	if err != nil {
+		return "", err
+	}
 	_, err = f.Write(data)
 	if err == nil {
 		err = s.syncFile(f)
@@ -29,14 +42,11 @@ func (s *Store) writeFileAtomic(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
-		os.Remove(tmp)
-		return err
+		os.Remove(f.Name())
+		return "", err
 	}
-	return s.syncDir(filepath.Dir(path))
+	return f.Name(), nil
 }
 
 func (s *Store) writeJSONAtomic(path string, v any) error {

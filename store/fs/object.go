@@ -281,22 +281,7 @@ func (s *Store) writeTemp(sc *sidecar) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(s.tmp, "side-")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = s.syncFile(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	return s.writeSynced("side-", data)
 }
 
 // install renames the temp record tmp over path, serialised per key so
