@@ -20,11 +20,11 @@ func runMatrix(ctx context.Context, cfg config, rows []*row, rs *results) error 
 		slice.maxOps = (ph.maxOps + int64(n) - 1) / int64(n)
 	}
 	table := func(op string, size int64, conc int, mk func(r *row) opFunc) {
-		// The rows take turns slice by slice: run one after the other, a
-		// row measured late in a phase met a fuller disk than the first
-		// (MinIO took 135 then 110 PUTs/s of 1 MiB in four alternating
-		// 6 s phases, direct and through a plain proxy alike), which
-		// showed as a cost of the later rows.
+		// The rows take turns slice by slice. Run one after the other, a
+		// row measured late met a slower MinIO than the first: its rate
+		// drifts down over a run (135 then 110 PUTs/s of 1 MiB in four
+		// alternating 6 s phases, direct and through a plain proxy
+		// alike), which showed as a cost of the later rows.
 		out := make([]*result, len(rows))
 		for i := range n {
 			sp := slice
